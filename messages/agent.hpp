@@ -1,0 +1,104 @@
+#pragma once
+// The guest agent protocol (bangerd <-> banger-agent over virtio-serial).
+// Plain structs and their JSON codecs; no CAF here (the agent is static).
+//
+// Requests (host -> guest), each answered by one "result" or "error" frame
+// with the same id:
+//   "health"   {}                         -> agent_health
+//   "exec"     exec_spec                  -> "output" events, then exec_result
+//   "sync"     {}                         -> {}
+//   "poweroff" {}                         -> {}  (then the guest powers off)
+// Inputs on a running exec's id (host -> guest, no reply):
+//   "stdin"    stdin_chunk
+//   "signal"   {"signal": N}
+// Events (guest -> host) on a running exec's id:
+//   "output"   output_chunk
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/wire.hpp"
+
+namespace banger {
+
+/// What to run. argv is passed to execve as is: no shell, no re-splitting.
+struct exec_spec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env; // KEY=VALUE, added to the agent's defaults
+  std::string cwd;              // empty: the guest user's home
+  bool stdin_open = false;      // false: stdin is /dev/null
+};
+
+/// How a command ended. signal != 0 means it was killed by that signal;
+/// exit_code is then 128 + signal, the shell convention.
+struct exec_result {
+  std::int32_t exit_code = 0;
+  std::int32_t signal = 0;
+};
+
+struct agent_health {
+  std::string version;
+  std::string boot_id;
+  std::string hostname;
+  std::uint64_t uptime_ms = 0;
+};
+
+/// A chunk of a stream. stream: 1 stdout, 2 stderr. data: raw bytes.
+struct output_chunk {
+  std::int32_t stream = 1;
+  std::string data;
+};
+
+struct stdin_chunk {
+  std::string data;
+  bool eof = false;
+};
+
+struct signal_request {
+  std::int32_t signal = 0;
+};
+
+namespace agent_msg {
+inline constexpr const char* health = "health";
+inline constexpr const char* exec = "exec";
+inline constexpr const char* sync = "sync";
+inline constexpr const char* poweroff = "poweroff";
+inline constexpr const char* stdin_ = "stdin";
+inline constexpr const char* signal = "signal";
+inline constexpr const char* output = "output";
+inline constexpr const char* result = "result";
+inline constexpr const char* error = "error";
+} // namespace agent_msg
+
+wire::json to_json(const exec_spec& x);
+void from_json(const wire::json& j, exec_spec& x);
+wire::json to_json(const exec_result& x);
+void from_json(const wire::json& j, exec_result& x);
+wire::json to_json(const agent_health& x);
+void from_json(const wire::json& j, agent_health& x);
+wire::json to_json(const output_chunk& x);
+void from_json(const wire::json& j, output_chunk& x);
+wire::json to_json(const stdin_chunk& x);
+void from_json(const wire::json& j, stdin_chunk& x);
+wire::json to_json(const signal_request& x);
+void from_json(const wire::json& j, signal_request& x);
+
+/// Error frames carry {"code": "...", "message": "..."}.
+struct error_body {
+  std::string code;
+  std::string message;
+  std::string op; // the daemon's op id, empty from the agent
+};
+wire::json to_json(const error_body& x);
+void from_json(const wire::json& j, error_body& x);
+
+/// Decodes `body` into T, throwing wire::decode_error on any mismatch.
+template <class T>
+T decode(const wire::json& body) {
+  T x;
+  from_json(body, x);
+  return x;
+}
+
+} // namespace banger

@@ -1,0 +1,110 @@
+#include "messages/image.hpp"
+
+#include "messages/agent.hpp"
+
+namespace banger {
+
+using wire::json;
+using wire::object_reader;
+
+namespace {
+
+template <class T>
+json to_array(const std::vector<T>& xs) {
+  json arr = json::array();
+  for (auto& x : xs)
+    arr.push_back(to_json(x));
+  return arr;
+}
+
+template <class T>
+void from_array(object_reader& r, const char* key, std::vector<T>& out) {
+  json arr;
+  r.required(key, arr);
+  r.finish();
+  if (!arr.is_array())
+    r.fail(std::string("field '") + key + "' must be an array");
+  for (auto& e : arr)
+    out.push_back(decode<T>(e));
+}
+
+} // namespace
+
+json to_json(const image_info& x) {
+  return {{"name", x.name},
+          {"kernel", x.kernel},
+          {"rootfs", x.rootfs},
+          {"size_bytes", x.size_bytes},
+          {"created_at", x.created_at}};
+}
+
+void from_json(const json& j, image_info& x) {
+  object_reader r(j, "image");
+  r.required("name", x.name);
+  r.optional("kernel", x.kernel);
+  r.optional("rootfs", x.rootfs);
+  r.optional("size_bytes", x.size_bytes);
+  r.optional("created_at", x.created_at);
+  r.finish();
+}
+
+json to_json(const kernel_info& x) {
+  return {{"name", x.name},
+          {"vmlinux", x.vmlinux},
+          {"initrd", x.initrd},
+          {"version", x.version},
+          {"created_at", x.created_at}};
+}
+
+void from_json(const json& j, kernel_info& x) {
+  object_reader r(j, "kernel");
+  r.required("name", x.name);
+  r.optional("vmlinux", x.vmlinux);
+  r.optional("initrd", x.initrd);
+  r.optional("version", x.version);
+  r.optional("created_at", x.created_at);
+  r.finish();
+}
+
+json to_json(const image_list& x) {
+  return {{"images", to_array(x.images)}};
+}
+
+void from_json(const json& j, image_list& x) {
+  object_reader r(j, "image list");
+  from_array(r, "images", x.images);
+}
+
+json to_json(const kernel_list& x) {
+  return {{"kernels", to_array(x.kernels)}};
+}
+
+void from_json(const json& j, kernel_list& x) {
+  object_reader r(j, "kernel list");
+  from_array(r, "kernels", x.kernels);
+}
+
+json to_json(const image_import_request& x) {
+  return {{"name", x.name}, {"rootfs", x.rootfs}, {"kernel", x.kernel}};
+}
+
+void from_json(const json& j, image_import_request& x) {
+  object_reader r(j, "image import");
+  r.required("name", x.name);
+  r.required("rootfs", x.rootfs);
+  r.optional("kernel", x.kernel);
+  r.finish();
+}
+
+json to_json(const kernel_import_request& x) {
+  return {{"name", x.name}, {"from", x.from}};
+}
+
+void from_json(const json& j, kernel_import_request& x) {
+  object_reader r(j, "kernel import");
+  r.required("name", x.name);
+  r.required("from", x.from);
+  r.finish();
+}
+
+} // namespace banger

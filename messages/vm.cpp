@@ -1,0 +1,146 @@
+#include "messages/vm.hpp"
+
+namespace banger {
+
+using wire::json;
+using wire::object_reader;
+
+json to_json(const vm_spec& x) {
+  return {{"name", x.name},     {"image", x.image}, {"kernel", x.kernel},
+          {"vcpu", x.vcpu},     {"memory_mib", x.memory_mib}};
+}
+
+void from_json(const json& j, vm_spec& x) {
+  object_reader r(j, "vm spec");
+  r.optional("name", x.name);
+  r.optional("image", x.image);
+  r.optional("kernel", x.kernel);
+  r.optional("vcpu", x.vcpu);
+  r.optional("memory_mib", x.memory_mib);
+  r.finish();
+}
+
+json to_json(const vm_info& x) {
+  return {{"id", x.id},
+          {"name", x.name},
+          {"state", x.state},
+          {"image", x.image},
+          {"kernel", x.kernel},
+          {"vcpu", x.vcpu},
+          {"memory_mib", x.memory_mib},
+          {"pid", x.pid},
+          {"created_at", x.created_at},
+          {"started_at", x.started_at},
+          {"boot_ms", x.boot_ms},
+          {"last_error", x.last_error},
+          {"dir", x.dir}};
+}
+
+void from_json(const json& j, vm_info& x) {
+  object_reader r(j, "vm");
+  r.required("id", x.id);
+  r.required("name", x.name);
+  r.required("state", x.state);
+  r.optional("image", x.image);
+  r.optional("kernel", x.kernel);
+  r.optional("vcpu", x.vcpu);
+  r.optional("memory_mib", x.memory_mib);
+  r.optional("pid", x.pid);
+  r.optional("created_at", x.created_at);
+  r.optional("started_at", x.started_at);
+  r.optional("boot_ms", x.boot_ms);
+  r.optional("last_error", x.last_error);
+  r.optional("dir", x.dir);
+  r.finish();
+}
+
+json to_json(const vm_list& x) {
+  json arr = json::array();
+  for (auto& vm : x.vms)
+    arr.push_back(to_json(vm));
+  return {{"vms", arr}};
+}
+
+void from_json(const json& j, vm_list& x) {
+  object_reader r(j, "vm list");
+  json arr;
+  r.required("vms", arr);
+  r.finish();
+  if (!arr.is_array())
+    r.fail("field 'vms' must be an array");
+  for (auto& e : arr)
+    x.vms.push_back(decode<vm_info>(e));
+}
+
+json to_json(const vm_ref& x) {
+  return {{"name", x.name}};
+}
+
+void from_json(const json& j, vm_ref& x) {
+  object_reader r(j, "vm reference");
+  r.required("name", x.name);
+  r.finish();
+}
+
+json to_json(const vm_stop_request& x) {
+  return {{"name", x.name}, {"timeout_s", x.timeout_s}};
+}
+
+void from_json(const json& j, vm_stop_request& x) {
+  object_reader r(j, "vm stop");
+  r.required("name", x.name);
+  r.optional("timeout_s", x.timeout_s);
+  r.finish();
+}
+
+json to_json(const vm_delete_request& x) {
+  return {{"name", x.name}, {"force", x.force}};
+}
+
+void from_json(const json& j, vm_delete_request& x) {
+  object_reader r(j, "vm delete");
+  r.required("name", x.name);
+  r.optional("force", x.force);
+  r.finish();
+}
+
+json to_json(const vm_exec_request& x) {
+  return {{"name", x.name}, {"exec", to_json(x.exec)}};
+}
+
+void from_json(const json& j, vm_exec_request& x) {
+  object_reader r(j, "vm exec");
+  json exec;
+  r.required("name", x.name);
+  r.required("exec", exec);
+  r.finish();
+  x.exec = decode<exec_spec>(exec);
+}
+
+json to_json(const vm_run_request& x) {
+  return {{"spec", to_json(x.spec)}, {"exec", to_json(x.exec)}, {"rm", x.rm}};
+}
+
+void from_json(const json& j, vm_run_request& x) {
+  object_reader r(j, "vm run");
+  json spec, exec;
+  r.required("spec", spec);
+  r.required("exec", exec);
+  r.optional("rm", x.rm);
+  r.finish();
+  x.spec = decode<vm_spec>(spec);
+  x.exec = decode<exec_spec>(exec);
+}
+
+json to_json(const progress_event& x) {
+  return {{"stage", x.stage}, {"message", x.message}};
+}
+
+void from_json(const json& j, progress_event& x) {
+  object_reader r(j, "progress");
+  r.required("stage", x.stage);
+  r.optional("message", x.message);
+  r.finish();
+}
+
+} // namespace banger

@@ -1,0 +1,104 @@
+#pragma once
+// The VM protocol between the CLI and bangerd: request and reply bodies.
+//
+//   "vm.create" vm_spec              -> "progress" events, then vm_info
+//   "vm.list"   {}                   -> vm_list
+//   "vm.show"   vm_ref               -> vm_info
+//   "vm.start"  vm_ref               -> "progress" events, then vm_info
+//   "vm.stop"   vm_stop_request      -> vm_info
+//   "vm.delete" vm_delete_request    -> {}
+//   "vm.exec"   vm_exec_request      -> "output" events, then exec_result
+//   "vm.run"    vm_run_request       -> "progress"/"output" events, then exec_result
+// While "vm.exec"/"vm.run" stream, the client may send "stdin", "signal" and
+// "cancel" frames carrying the request's id.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/agent.hpp"
+#include "messages/wire.hpp"
+
+namespace banger {
+
+/// What a user asks for. Empty strings and zeros mean "the default".
+struct vm_spec {
+  std::string name;
+  std::string image;
+  std::string kernel;
+  std::uint32_t vcpu = 0;
+  std::uint32_t memory_mib = 0;
+};
+
+/// A VM as stored and as shown.
+struct vm_info {
+  std::string id;
+  std::string name;
+  std::string state;
+  std::string image;
+  std::string kernel;
+  std::uint32_t vcpu = 0;
+  std::uint32_t memory_mib = 0;
+  std::int64_t pid = 0;
+  std::string created_at;  // RFC 3339, UTC
+  std::string started_at;  // RFC 3339, UTC; empty if never started
+  std::uint64_t boot_ms = 0; // last start: VMM spawn -> agent answered
+  std::string last_error;
+  std::string dir;
+};
+
+struct vm_list {
+  std::vector<vm_info> vms;
+};
+
+struct vm_ref {
+  std::string name;
+};
+
+struct vm_stop_request {
+  std::string name;
+  std::uint32_t timeout_s = 0; // 0: the daemon's configured stop timeout
+};
+
+struct vm_delete_request {
+  std::string name;
+  bool force = false; // stop first if running
+};
+
+struct vm_exec_request {
+  std::string name;
+  exec_spec exec;
+};
+
+struct vm_run_request {
+  vm_spec spec;
+  exec_spec exec;
+  bool rm = true; // delete the VM when the command ends
+};
+
+/// Progress of a long operation, for spinners and logs.
+struct progress_event {
+  std::string stage;
+  std::string message;
+};
+
+wire::json to_json(const vm_spec& x);
+void from_json(const wire::json& j, vm_spec& x);
+wire::json to_json(const vm_info& x);
+void from_json(const wire::json& j, vm_info& x);
+wire::json to_json(const vm_list& x);
+void from_json(const wire::json& j, vm_list& x);
+wire::json to_json(const vm_ref& x);
+void from_json(const wire::json& j, vm_ref& x);
+wire::json to_json(const vm_stop_request& x);
+void from_json(const wire::json& j, vm_stop_request& x);
+wire::json to_json(const vm_delete_request& x);
+void from_json(const wire::json& j, vm_delete_request& x);
+wire::json to_json(const vm_exec_request& x);
+void from_json(const wire::json& j, vm_exec_request& x);
+wire::json to_json(const vm_run_request& x);
+void from_json(const wire::json& j, vm_run_request& x);
+wire::json to_json(const progress_event& x);
+void from_json(const wire::json& j, progress_event& x);
+
+} // namespace banger
