@@ -1,0 +1,64 @@
+#include "services/paths.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace banger {
+
+namespace {
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  // The XDG spec says relative paths are invalid and must be ignored.
+  return (v != nullptr && v[0] == '/') ? std::string(v) : std::string();
+}
+
+std::string home_dir() {
+  if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
+    return h;
+  if (auto* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr)
+    return pw->pw_dir;
+  return "/";
+}
+
+} // namespace
+
+paths resolve_paths() {
+  paths p;
+  auto state = env_or_empty("XDG_STATE_HOME");
+  if (state.empty())
+    state = home_dir() + "/.local/state";
+  auto config = env_or_empty("XDG_CONFIG_HOME");
+  if (config.empty())
+    config = home_dir() + "/.config";
+  auto runtime = env_or_empty("XDG_RUNTIME_DIR");
+  p.state_dir = state + "/banger";
+  p.config_dir = config + "/banger";
+  p.runtime_dir = runtime.empty()
+                    ? "/tmp/banger-" + std::to_string(getuid())
+                    : runtime + "/banger";
+  return p;
+}
+
+std::string ensure_dirs(const paths& p) {
+  namespace fs = std::filesystem;
+  for (auto& dir : {p.state_dir, p.vms_dir(), p.images_dir(), p.kernels_dir(),
+                    p.runtime_dir}) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+      return "cannot create " + dir + ": " + ec.message();
+  }
+  if (::chmod(p.runtime_dir.c_str(), 0700) != 0)
+    return "cannot chmod " + p.runtime_dir + ": " + std::strerror(errno);
+  return {};
+}
+
+} // namespace banger

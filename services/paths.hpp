@@ -1,0 +1,35 @@
+#pragma once
+// Where banger keeps things, per the XDG base directory spec, so that two
+// instances with different XDG_* variables never see each other.
+//
+//   state   $XDG_STATE_HOME/banger   (~/.local/state/banger)  state.db, vms/, images/, kernels/, logs
+//   config  $XDG_CONFIG_HOME/banger  (~/.config/banger)       config.toml
+//   runtime $XDG_RUNTIME_DIR/banger  (/tmp/banger-<uid> if unset)  bangerd.sock, bangerd.pid
+
+#include <string>
+
+namespace banger {
+
+struct paths {
+  std::string state_dir;
+  std::string config_dir;
+  std::string runtime_dir;
+
+  std::string socket() const { return runtime_dir + "/bangerd.sock"; }
+  std::string pid_file() const { return runtime_dir + "/bangerd.pid"; }
+  std::string database() const { return state_dir + "/state.db"; }
+  std::string daemon_log() const { return state_dir + "/bangerd.log"; }
+  std::string vms_dir() const { return state_dir + "/vms"; }
+  std::string images_dir() const { return state_dir + "/images"; }
+  std::string kernels_dir() const { return state_dir + "/kernels"; }
+  std::string config_file() const { return config_dir + "/config.toml"; }
+};
+
+/// Resolves the paths from the environment. Does not create anything.
+paths resolve_paths();
+
+/// Creates the state, runtime and store directories (mode 0700 for the
+/// runtime dir). Returns an empty string on success, else what failed.
+std::string ensure_dirs(const paths& p);
+
+} // namespace banger
