@@ -1,0 +1,458 @@
+#include "guest/agent/session.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <system_error>
+#include <vector>
+
+#include <poll.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest/agent/exec.hpp"
+#include "guest/agent/health.hpp"
+#include "guest/agent/log.hpp"
+#include "messages/agent.hpp"
+
+namespace banger::agent {
+
+using wire::json;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t chunk_size = 64 * 1024;
+// Past this much unsent output, stop reading commands' pipes: the pipes
+// then fill up and the commands wait, instead of the agent's memory growing.
+constexpr std::size_t max_out_backlog = 4u << 20;
+// Past this much unwritten stdin, stop reading the port (the host waits).
+constexpr std::size_t max_stdin_backlog = 1u << 20;
+// While the host is away the port polls as readable (EOF) all the time.
+constexpr int idle_poll_ms = 15;
+// A command's background processes may hold its pipes open forever; its
+// result is sent this long after it exited even if the pipes are still open.
+constexpr auto drain_grace = 1000ms;
+
+void close_fd(int& fd) {
+  if (fd >= 0)
+    ::close(fd);
+  fd = -1;
+}
+
+/// The id of a frame that failed to decode, if its JSON shows one.
+std::uint64_t salvage_id(const std::string& payload) {
+  auto j = json::parse(payload, nullptr, false);
+  if (j.is_object()) {
+    auto it = j.find("id");
+    if (it != j.end() && it->is_number_unsigned())
+      return it->get<std::uint64_t>();
+  }
+  return 0;
+}
+
+void expect_empty(const json& body, const char* what) {
+  wire::object_reader r(body, what);
+  r.finish();
+}
+
+} // namespace
+
+void session::run() {
+  // fds[0] is the port, fds[1] the signalfd, then one entry per pipe.
+  struct pipe_ref {
+    std::uint64_t id;
+    int stream; // 0 stdin, 1 stdout, 2 stderr
+  };
+  std::vector<pollfd> fds;
+  std::vector<pipe_ref> refs;
+  for (;;) {
+    fds.clear();
+    refs.clear();
+    short port_events = 0;
+    if (!port_idle_ && stdin_backlog() < max_stdin_backlog)
+      port_events |= POLLIN;
+    if (out_pos_ < out_.size())
+      port_events |= POLLOUT;
+    fds.push_back({port_events != 0 ? port_ : -1, port_events, 0});
+    fds.push_back({sigfd_, POLLIN, 0});
+    bool backlog = out_.size() - out_pos_ > max_out_backlog;
+    for (auto& [id, r] : execs_) {
+      if (!backlog && r.out_fd >= 0) {
+        fds.push_back({r.out_fd, POLLIN, 0});
+        refs.push_back({id, 1});
+      }
+      if (!backlog && r.err_fd >= 0) {
+        fds.push_back({r.err_fd, POLLIN, 0});
+        refs.push_back({id, 2});
+      }
+      if (r.in_fd >= 0 && !r.stdin_buf.empty()) {
+        fds.push_back({r.in_fd, POLLOUT, 0});
+        refs.push_back({id, 0});
+      }
+    }
+
+    int n = ::poll(fds.data(), fds.size(), poll_timeout());
+    if (n < 0) {
+      if (errno != EINTR) {
+        log_errno("poll", errno);
+        ::usleep(idle_poll_ms * 1000);
+      }
+      continue;
+    }
+    port_idle_ = false;
+
+    if (fds[1].revents != 0)
+      reap();
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      if (fds[i + 2].revents == 0)
+        continue;
+      auto it = execs_.find(refs[i].id);
+      if (it == execs_.end())
+        continue;
+      if (refs[i].stream == 0)
+        write_stdin(it->second);
+      else
+        pump(it->first, it->second, refs[i].stream);
+    }
+    if (fds[0].revents & POLLOUT)
+      flush();
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
+      read_port();
+    finish_ready();
+  }
+}
+
+int session::poll_timeout() const {
+  int timeout = port_idle_ ? idle_poll_ms : -1;
+  auto now = clock_type::now();
+  for (auto& [id, r] : execs_) {
+    if (!r.exited)
+      continue;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  r.exited_at + drain_grace - now)
+                  .count();
+    int ms = static_cast<int>(std::max<long long>(left, 0) + 1);
+    timeout = timeout < 0 ? ms : std::min(timeout, ms);
+  }
+  return timeout;
+}
+
+std::size_t session::stdin_backlog() const {
+  std::size_t total = 0;
+  for (auto& [id, r] : execs_)
+    total += r.stdin_buf.size();
+  return total;
+}
+
+// -- the host side -------------------------------------------------------------
+
+void session::read_port() {
+  char buf[65536];
+  // Bounded, so that a chatty host cannot starve the commands' pipes.
+  for (int round = 0; round < 16; ++round) {
+    auto n = ::read(port_, buf, sizeof(buf));
+    if (n == 0) {
+      // No host on the other end (never was, or it went away).
+      host_gone();
+      port_idle_ = true;
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN)
+        port_idle_ = true; // unexpected: back off instead of spinning
+      return;
+    }
+    inbox_.feed(buf, static_cast<std::size_t>(n));
+    while (auto item = inbox_.next()) {
+      if (item->error)
+        send_error(0, "protocol", *item->error);
+      else
+        handle_payload(item->payload);
+    }
+    if (static_cast<std::size_t>(n) < sizeof(buf))
+      return;
+  }
+}
+
+void session::host_gone() {
+  // Nobody is left to read the output or send signals: stop the commands
+  // rather than leave them running unseen.
+  while (!execs_.empty())
+    abort_exec(execs_.begin()->first);
+  out_.clear();
+  out_pos_ = 0;
+  inbox_.reset();
+}
+
+void session::handle_payload(const std::string& payload) {
+  wire::envelope env;
+  try {
+    env = wire::parse_envelope(payload);
+  } catch (const wire::decode_error& e) {
+    auto id = salvage_id(payload);
+    if (id != 0)
+      fail_request(id, "protocol", e.what());
+    else
+      send_error(0, "protocol", e.what());
+    return;
+  }
+  try {
+    dispatch(env);
+  } catch (const wire::decode_error& e) {
+    fail_request(env.id, "protocol", e.what());
+  } catch (const std::exception& e) {
+    fail_request(env.id, "internal",
+                 "'" + env.type + "' failed in the agent: " + e.what());
+  }
+}
+
+void session::dispatch(const wire::envelope& env) {
+  namespace m = agent_msg;
+  const auto& type = env.type;
+  if (type == m::stdin_)
+    return do_stdin(env.id, env.body);
+  if (type == m::signal)
+    return do_signal(env.id, env.body);
+  if (execs_.count(env.id) != 0) {
+    fail_request(env.id, "protocol",
+                 "request id " + std::to_string(env.id)
+                   + " is in use by a running exec; that exec was killed");
+    return;
+  }
+  if (type == m::health) {
+    expect_empty(env.body, "health");
+    send(env.id, m::result, to_json(read_health()));
+  } else if (type == m::exec) {
+    do_exec(env.id, env.body);
+  } else if (type == m::sync) {
+    expect_empty(env.body, "sync");
+    ::sync();
+    send(env.id, m::result, json::object());
+  } else if (type == m::poweroff) {
+    do_poweroff(env.id);
+  } else {
+    send_error(env.id, "protocol",
+               "unknown request type '" + type
+                 + "' (the agent understands health, exec, sync, poweroff, "
+                   "stdin and signal)");
+  }
+}
+
+void session::send(std::uint64_t id, const char* type, json body) {
+  wire::envelope env;
+  env.id = id;
+  env.type = type;
+  env.body = std::move(body);
+  out_ += wire::encode_frame(env);
+  flush();
+}
+
+void session::fail_request(std::uint64_t id, const char* code,
+                           std::string message) {
+  // Exactly one final frame per id: an error on a running exec's id ends it.
+  if (execs_.count(id) != 0)
+    abort_exec(id);
+  send_error(id, code, std::move(message));
+}
+
+void session::send_error(std::uint64_t id, const char* code,
+                         std::string message) {
+  error_body err;
+  err.code = code;
+  err.message = std::move(message);
+  send(id, agent_msg::error, to_json(err));
+}
+
+void session::flush() {
+  while (out_pos_ < out_.size()) {
+    auto n = ::write(port_, out_.data() + out_pos_, out_.size() - out_pos_);
+    if (n > 0) {
+      out_pos_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    // EAGAIN: the port is full or no host is there; wait for POLLOUT (or
+    // for the EOF that drops the backlog).
+    break;
+  }
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  } else if (out_pos_ > (1u << 20)) {
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+}
+
+void session::flush_blocking(std::chrono::milliseconds limit) {
+  auto deadline = clock_type::now() + limit;
+  for (;;) {
+    flush();
+    if (out_.empty())
+      return;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock_type::now());
+    if (left.count() <= 0)
+      return;
+    pollfd p{port_, POLLOUT, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));
+  }
+}
+
+// -- requests ------------------------------------------------------------------
+
+void session::do_exec(std::uint64_t id, const json& body) {
+  auto spec = decode<exec_spec>(body);
+  child_process c;
+  try {
+    c = spawn(spec);
+  } catch (const std::system_error& e) {
+    send_error(id, "internal",
+               "cannot start '" + spec.argv[0] + "': " + e.what());
+    return;
+  }
+  running r;
+  r.pid = c.pid;
+  r.in_fd = c.stdin_fd;
+  r.out_fd = c.stdout_fd;
+  r.err_fd = c.stderr_fd;
+  execs_.emplace(id, std::move(r));
+}
+
+void session::do_stdin(std::uint64_t id, const json& body) {
+  auto chunk = decode<stdin_chunk>(body);
+  auto it = execs_.find(id);
+  // The command may have ended while the host was still sending: not an error.
+  if (it == execs_.end() || it->second.in_fd < 0)
+    return;
+  it->second.stdin_buf += chunk.data;
+  it->second.stdin_eof = it->second.stdin_eof || chunk.eof;
+  write_stdin(it->second);
+}
+
+void session::do_signal(std::uint64_t id, const json& body) {
+  auto req = decode<signal_request>(body);
+  auto it = execs_.find(id);
+  if (it == execs_.end())
+    return;
+  // The command leads its own session, so this reaches its whole group.
+  ::kill(-it->second.pid, req.signal);
+}
+
+void session::do_poweroff(std::uint64_t id) {
+  send(id, agent_msg::result, json::object());
+  flush_blocking(2000ms);
+  ::sync();
+  ::reboot(RB_POWER_OFF);
+  // Only reached without CAP_SYS_BOOT; the host falls back to killing the VMM.
+  log_errno("poweroff", errno);
+  for (;;)
+    ::pause();
+}
+
+// -- running commands ----------------------------------------------------------
+
+void session::reap() {
+  signalfd_siginfo info[16];
+  while (::read(sigfd_, info, sizeof(info)) > 0) {
+  }
+  int status = 0;
+  pid_t pid;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    if (orphans_.erase(pid) != 0)
+      continue;
+    for (auto& [id, r] : execs_) {
+      if (r.pid == pid && !r.exited) {
+        r.exited = true;
+        r.status = status;
+        r.exited_at = clock_type::now();
+        close_fd(r.in_fd);
+        r.stdin_buf.clear();
+        break;
+      }
+    }
+  }
+}
+
+void session::pump(std::uint64_t id, running& r, int stream) {
+  int& fd = stream == 1 ? r.out_fd : r.err_fd;
+  std::string buf(chunk_size, '\0');
+  auto n = ::read(fd, buf.data(), buf.size());
+  if (n > 0) {
+    buf.resize(static_cast<std::size_t>(n));
+    send(id, agent_msg::output, to_json(output_chunk{stream, std::move(buf)}));
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    close_fd(fd);
+  }
+}
+
+void session::write_stdin(running& r) {
+  while (r.in_fd >= 0 && !r.stdin_buf.empty()) {
+    auto n = ::write(r.in_fd, r.stdin_buf.data(), r.stdin_buf.size());
+    if (n > 0) {
+      r.stdin_buf.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return;
+    // EPIPE: the command closed its stdin; drop what it will never read.
+    r.stdin_buf.clear();
+    close_fd(r.in_fd);
+  }
+  if (r.in_fd >= 0 && r.stdin_buf.empty() && r.stdin_eof)
+    close_fd(r.in_fd);
+}
+
+void session::finish_ready() {
+  auto now = clock_type::now();
+  std::vector<std::uint64_t> done;
+  for (auto& [id, r] : execs_) {
+    if (!r.exited)
+      continue;
+    if ((r.out_fd >= 0 || r.err_fd >= 0) && now - r.exited_at < drain_grace)
+      continue;
+    // Take what is already in the pipes, then stop waiting for EOF.
+    for (int stream : {1, 2})
+      for (int i = 0; i < 16 && (stream == 1 ? r.out_fd : r.err_fd) >= 0; ++i)
+        pump(id, r, stream);
+    close_fd(r.out_fd);
+    close_fd(r.err_fd);
+    done.push_back(id);
+  }
+  for (auto id : done) {
+    auto& r = execs_.at(id);
+    exec_result res;
+    if (WIFSIGNALED(r.status)) {
+      res.signal = WTERMSIG(r.status);
+      res.exit_code = 128 + res.signal;
+    } else {
+      res.exit_code = WEXITSTATUS(r.status);
+    }
+    close_fd(r.in_fd);
+    execs_.erase(id);
+    send(id, agent_msg::result, to_json(res));
+  }
+}
+
+void session::abort_exec(std::uint64_t id) {
+  auto it = execs_.find(id);
+  if (it == execs_.end())
+    return;
+  auto& r = it->second;
+  ::kill(-r.pid, SIGKILL);
+  if (!r.exited)
+    orphans_.insert(r.pid);
+  close_fd(r.in_fd);
+  close_fd(r.out_fd);
+  close_fd(r.err_fd);
+  execs_.erase(it);
+}
+
+} // namespace banger::agent

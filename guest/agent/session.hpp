@@ -1,0 +1,75 @@
+#pragma once
+// The agent's single-threaded event loop: the host channel on the port, any
+// number of running commands multiplexed by request id, SIGCHLD via signalfd.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+#include <sys/types.h>
+
+#include "guest/agent/inbox.hpp"
+#include "messages/wire.hpp"
+
+namespace banger::agent {
+
+class session {
+public:
+  /// Takes the port (non-blocking) and a signalfd for SIGCHLD.
+  session(int port_fd, int signal_fd) : port_(port_fd), sigfd_(signal_fd) {
+  }
+
+  [[noreturn]] void run();
+
+private:
+  struct running {
+    pid_t pid = -1;
+    int in_fd = -1;
+    int out_fd = -1;
+    int err_fd = -1;
+    std::string stdin_buf;
+    bool stdin_eof = false;
+    bool exited = false;
+    int status = 0;
+    std::chrono::steady_clock::time_point exited_at;
+  };
+
+  // The host side.
+  void read_port();
+  void host_gone();
+  void handle_payload(const std::string& payload);
+  void dispatch(const wire::envelope& env);
+  void send(std::uint64_t id, const char* type, wire::json body);
+  void fail_request(std::uint64_t id, const char* code, std::string message);
+  void send_error(std::uint64_t id, const char* code, std::string message);
+  void flush();
+  void flush_blocking(std::chrono::milliseconds limit);
+
+  // Requests.
+  void do_exec(std::uint64_t id, const wire::json& body);
+  void do_stdin(std::uint64_t id, const wire::json& body);
+  void do_signal(std::uint64_t id, const wire::json& body);
+  [[noreturn]] void do_poweroff(std::uint64_t id);
+
+  // Running commands.
+  void reap();
+  void pump(std::uint64_t id, running& r, int stream);
+  void write_stdin(running& r);
+  void finish_ready();
+  void abort_exec(std::uint64_t id);
+  int poll_timeout() const;
+  std::size_t stdin_backlog() const;
+
+  int port_;
+  int sigfd_;
+  inbox inbox_;
+  std::string out_;         // encoded frames not yet taken by the port
+  std::size_t out_pos_ = 0; // how much of out_ was written
+  bool port_idle_ = false;  // no host: look again after a short sleep
+  std::map<std::uint64_t, running> execs_;
+  std::set<pid_t> orphans_; // aborted commands, reaped silently
+};
+
+} // namespace banger::agent

@@ -1,0 +1,37 @@
+#pragma once
+// The kernel command line as banger-init reads it. The contract:
+//   root=/dev/vda          root device (a path; waited for up to 5 s)
+//   rootfstype=ext4        its filesystem (default ext4)
+//   rootflags=...          mount data passed as is
+//   rw | ro                mount mode (default ro, like the kernel)
+//   banger.hostname=NAME   hostname to set
+//   banger.init=PATH       the image's init to hand over to (default:
+//                          /sbin/init, /lib/systemd/systemd, /init)
+//   banger.agent=0         do not start the agent
+//   banger.rootwait=SEC    how long to wait for the root device (default 5)
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace banger::init {
+
+struct boot_params {
+  std::string root;
+  std::string rootfstype = "ext4";
+  std::string rootflags;
+  bool read_only = true;
+  std::string hostname;
+  std::string init;
+  bool start_agent = true;
+  int rootwait_s = 5;
+  std::map<std::string, std::string> other; // every other key=value
+};
+
+/// Splits like the kernel does: on whitespace, double quotes group.
+std::vector<std::string> split_cmdline(std::string_view text);
+
+boot_params parse_cmdline(std::string_view text);
+
+} // namespace banger::init

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds banger's default guest kernel from Debian's package, without compiling:
+#   OUTDIR/vmlinux     the ELF kernel (QEMU boots it via its PVH note, Firecracker too)
+#   OUTDIR/initrd.img  uncompressed newc cpio: /init = banger-init, /banger-agent,
+#                      the modules a microVM needs and /lib/modules/load-order
+#   OUTDIR/version     the kernel release (uname -r)
+# The .deb and its extraction are cached in build/cache (BANGER_CACHE_DIR).
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 OUTDIR --init PATH --agent PATH" >&2
+  exit 2
+}
+die() {
+  echo "build-kernel: $*" >&2
+  exit 1
+}
+
+out="" init="" agent=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --init) init="${2:-}"; shift 2 || usage ;;
+    --agent) agent="${2:-}"; shift 2 || usage ;;
+    -h|--help) usage ;;
+    -*) usage ;;
+    *) [[ -z "$out" ]] || usage; out="$1"; shift ;;
+  esac
+done
+[[ -n "$out" && -n "$init" && -n "$agent" ]] || usage
+[[ -x "$init" ]] || die "--init $init is not an executable file (build banger-init first)"
+[[ -x "$agent" ]] || die "--agent $agent is not an executable file (build banger-agent first)"
+for tool in apt-cache apt-get dpkg-deb depmod modprobe xz cpio strip grep; do
+  command -v "$tool" >/dev/null || die "'$tool' is missing (install: apt-get install apt dpkg kmod xz-utils cpio binutils grep)"
+done
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${BANGER_CACHE_DIR:-$repo/build/cache}/kernel"
+mkdir -p "$cache" "$out"
+out="$(cd "$out" && pwd)"
+
+# The kernel linux-image-amd64 points at, e.g. linux-image-6.1.0-56-amd64.
+pkg="$(apt-cache depends linux-image-amd64 2>/dev/null \
+  | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1)"
+[[ -n "$pkg" ]] || die "apt-cache knows no linux-image-amd64 (run 'apt-get update' first)"
+ver="${pkg#linux-image-}"
+
+# Download once; apt-get download writes into the current directory.
+deb="$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)"
+if [[ -z "$deb" ]]; then
+  echo "build-kernel: downloading $pkg" >&2
+  (cd "$cache" && apt-get download -q "$pkg" >/dev/null 2>"$cache/apt.log") \
+    || die "apt-get download $pkg failed: $(tail -n3 "$cache/apt.log")"
+  deb="$(ls "$cache"/"${pkg}"_*.deb | head -n1)"
+fi
+
+root="$cache/$ver"
+if [[ ! -f "$root/.complete" ]]; then
+  rm -rf "$root"
+  mkdir -p "$root"
+  dpkg-deb -x "$deb" "$root" || die "dpkg-deb -x $deb failed"
+  depmod -b "$root" "$ver" || die "depmod for $ver failed"
+  touch "$root/.complete"
+fi
+moddir="$root/lib/modules/$ver"
+bzimage="$root/boot/vmlinuz-$ver"
+[[ -f "$bzimage" ]] || die "$bzimage is missing from $deb"
+
+work="$(mktemp -d "$out/.build-kernel.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# vmlinux: the bzImage's payload is an XZ stream; the first XZ magic is it.
+offset="$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$bzimage" | head -n1 | cut -d: -f1)"
+[[ -n "$offset" ]] || die "no XZ payload found in $bzimage"
+# (tail dies of SIGPIPE when xz stops at the end of the stream: expected.)
+{ tail -c +"$((offset + 1))" "$bzimage" || true; } \
+  | xz -dc --single-stream >"$work/vmlinux" 2>"$work/xz.log" \
+  || die "decompressing the XZ payload of $bzimage failed: $(cat "$work/xz.log")"
+[[ "$(head -c4 "$work/vmlinux" | od -An -c | tr -d ' ')" == '177ELF' ]] \
+  || die "the payload of $bzimage is not an ELF kernel"
+
+# Modules: what a microVM needs, dependencies (and softdeps) first.
+modules=(virtio_mmio virtio_blk virtio_net virtio_console ext4 crc32c_generic
+  qemu_fw_cfg button evdev vmw_vsock_virtio_transport)
+initrd="$work/initrd"
+mkdir -p "$initrd/lib/modules/$ver" "$initrd"/{dev,proc,sys,newroot}
+: >"$initrd/lib/modules/load-order"
+modprobe -d "$root" -S "$ver" --show-depends -a "${modules[@]}" \
+  | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$work/modpaths" \
+  || die "modprobe --show-depends failed for: ${modules[*]}"
+while read -r path; do
+  rel="${path#"$moddir"/}"
+  dest="$initrd/lib/modules/$ver/${rel%.xz}"
+  mkdir -p "$(dirname "$dest")"
+  case "$path" in
+    *.ko.xz) xz -dc "$path" >"$dest" ;;
+    *.ko.zst) zstd -qdc "$path" >"$dest" ;;
+    *) cp "$path" "$dest" ;;
+  esac
+  # Drops the appended signature too: checking it is slow under TCG, and
+  # the kernel does not enforce signatures (MODULE_SIG_FORCE is off).
+  strip --strip-debug "$dest"
+  echo "${rel%.xz}" >>"$initrd/lib/modules/load-order"
+done <"$work/modpaths"
+[[ -s "$initrd/lib/modules/load-order" ]] || die "no modules found for ${modules[*]}"
+
+cp "$init" "$initrd/init"
+cp "$agent" "$initrd/banger-agent"
+strip "$initrd/init" "$initrd/banger-agent"
+chmod 0755 "$initrd/init" "$initrd/banger-agent"
+
+# Uncompressed: unpacking beats decompressing under TCG; owners are root.
+(cd "$initrd" && find . -mindepth 1 | LC_ALL=C sort \
+  | cpio --quiet -o -H newc -R 0:0 >"$work/initrd.img") || die "cpio failed"
+
+mv -f "$work/vmlinux" "$out/vmlinux"
+mv -f "$work/initrd.img" "$out/initrd.img"
+echo "$ver" >"$out/version"
+echo "build-kernel: $out: vmlinux, initrd.img ($(wc -l <"$initrd/lib/modules/load-order") modules), kernel $ver" >&2
