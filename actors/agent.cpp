@@ -1,0 +1,269 @@
+#include "actors/agent.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <unistd.h>
+
+#include "actors/socket_reader.hpp"
+#include "messages/type_ids.hpp"
+#include "services/error.hpp"
+
+namespace banger {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct pending_call {
+  enum kind_t { health, exec, plain } kind = plain;
+  caf::response_promise rp;
+  caf::actor sink;
+  std::uint64_t stream = 0;
+};
+
+struct ready_waiter {
+  caf::response_promise rp;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+struct agent_state {
+  [[maybe_unused]] static inline const char* name = "agent";
+  std::string vm;
+  int fd = -1;
+  std::string broken; // why the connection is unusable; empty while fine
+  std::unique_ptr<socket_reader> reader;
+  std::uint64_t next_id = 1;
+  std::map<std::uint64_t, pending_call> calls;
+  std::vector<ready_waiter> waiters;
+  bool ticking = false;
+
+  ~agent_state() {
+    reader.reset(); // joins the reader before the fd goes away
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+using agent_actor_ptr = caf::stateful_actor<agent_state>*;
+
+caf::error closed_error(agent_actor_ptr self) {
+  return make_error(ec::agent, "the guest agent of VM \"" + self->state.vm
+                                 + "\" is not reachable: "
+                                 + self->state.broken);
+}
+
+void fail_all(agent_actor_ptr self) {
+  auto err = closed_error(self);
+  for (auto& [id, call] : self->state.calls)
+    call.rp.deliver(err);
+  self->state.calls.clear();
+  for (auto& w : self->state.waiters)
+    w.rp.deliver(err);
+  self->state.waiters.clear();
+}
+
+/// Sends a request; returns its id, or 0 if the connection is broken.
+std::uint64_t send_request(agent_actor_ptr self, const std::string& type,
+                           wire::json body, std::uint64_t id = 0) {
+  auto& st = self->state;
+  if (!st.broken.empty())
+    return 0;
+  if (id == 0)
+    id = st.next_id++;
+  wire::envelope env;
+  env.id = id;
+  env.type = type;
+  env.body = std::move(body);
+  if (!wire::write_all(st.fd, wire::encode_frame(env))) {
+    st.broken = std::string("write failed: ") + std::strerror(errno);
+    fail_all(self);
+    return 0;
+  }
+  return id;
+}
+
+void probe(agent_actor_ptr self) {
+  auto id = send_request(self, agent_msg::health, wire::json::object());
+  if (id != 0)
+    self->state.calls.emplace(
+      id, pending_call{pending_call::health, {}, nullptr, 0});
+}
+
+void on_frame(agent_actor_ptr self, wire::envelope& env) {
+  auto& st = self->state;
+  auto it = st.calls.find(env.id);
+  if (it == st.calls.end())
+    return; // a late answer to a probe we no longer wait for
+  auto& call = it->second;
+  try {
+    if (env.type == agent_msg::output) {
+      if (call.kind == pending_call::exec)
+        self->send(call.sink, atom::output_v, call.stream,
+                   decode<output_chunk>(env.body));
+      return;
+    }
+    if (env.type == agent_msg::error) {
+      auto body = decode<error_body>(env.body);
+      if (call.kind != pending_call::health)
+        call.rp.deliver(make_error(ec::agent, "guest agent of VM \"" + st.vm
+                                                + "\": " + body.message));
+      st.calls.erase(it);
+      return;
+    }
+    if (env.type != agent_msg::result)
+      throw wire::decode_error("unexpected frame type '" + env.type + "'");
+    switch (call.kind) {
+      case pending_call::health: {
+        auto health = decode<agent_health>(env.body);
+        for (auto& w : st.waiters)
+          w.rp.deliver(health);
+        st.waiters.clear();
+        break;
+      }
+      case pending_call::exec:
+        call.rp.deliver(decode<exec_result>(env.body));
+        break;
+      case pending_call::plain:
+        call.rp.deliver(true);
+        break;
+    }
+    st.calls.erase(it);
+  } catch (const wire::decode_error& e) {
+    if (call.kind != pending_call::health)
+      call.rp.deliver(make_error(ec::protocol, "guest agent of VM \"" + st.vm
+                                                 + "\" sent a bad frame: "
+                                                 + e.what()));
+    st.calls.erase(it);
+  }
+}
+
+caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
+                          std::string vm_name) {
+  auto& st = self->state;
+  st.vm = std::move(vm_name);
+  st.fd = connect_unix(socket_path);
+  if (st.fd < 0)
+    st.broken = "cannot connect to " + socket_path + ": "
+                + std::strerror(errno);
+  else
+    st.reader = std::make_unique<socket_reader>(
+      caf::actor_cast<caf::actor>(self), st.fd);
+  return {
+    [=](atom::ready, std::uint32_t timeout_ms) -> caf::result<agent_health> {
+      auto& st = self->state;
+      if (!st.broken.empty())
+        return closed_error(self);
+      auto rp = self->make_response_promise();
+      st.waiters.push_back(
+        {rp, std::chrono::steady_clock::now()
+               + std::chrono::milliseconds(timeout_ms)});
+      if (!st.ticking) {
+        st.ticking = true;
+        probe(self);
+        self->delayed_send(self, 100ms, atom::tick_v);
+      }
+      return rp;
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      for (auto i = st.waiters.begin(); i != st.waiters.end();) {
+        if (i->deadline <= now) {
+          i->rp.deliver(make_error(ec::agent,
+                                   "the guest agent of VM \"" + st.vm
+                                     + "\" did not answer in time; see "
+                                       "the serial log (banger vm show "
+                                     + st.vm + ")"));
+          i = st.waiters.erase(i);
+        } else {
+          ++i;
+        }
+      }
+      if (st.waiters.empty() || !st.broken.empty()) {
+        st.ticking = false;
+        return;
+      }
+      probe(self);
+      self->delayed_send(self, 100ms, atom::tick_v);
+    },
+    [=](atom::health) -> caf::result<agent_health> {
+      auto rp = self->make_response_promise();
+      auto id = send_request(self, agent_msg::health, wire::json::object());
+      if (id == 0)
+        return closed_error(self);
+      // A direct health call shares the probe path: deliver via a waiter.
+      self->state.waiters.push_back(
+        {rp, std::chrono::steady_clock::now() + 10s});
+      self->state.calls.emplace(
+        id, pending_call{pending_call::health, {}, nullptr, 0});
+      return rp;
+    },
+    [=](atom::exec, exec_spec& spec, caf::actor& sink,
+        std::uint64_t stream) -> caf::result<exec_result> {
+      auto& st = self->state;
+      if (!st.broken.empty())
+        return closed_error(self);
+      auto id = st.next_id++;
+      // The sink learns where to route stdin before any output can arrive.
+      self->send(sink, atom::started_v, stream,
+                 caf::actor_cast<caf::actor>(self), id);
+      auto rp = self->make_response_promise();
+      st.calls.emplace(id, pending_call{pending_call::exec, rp, sink, stream});
+      if (send_request(self, agent_msg::exec, to_json(spec), id) == 0)
+        return closed_error(self);
+      return rp;
+    },
+    [=](atom::input, std::uint64_t call, stdin_chunk& chunk) {
+      if (self->state.calls.count(call) != 0)
+        send_request(self, agent_msg::stdin_, to_json(chunk), call);
+    },
+    [=](atom::signal, std::uint64_t call, std::int32_t sig) {
+      if (self->state.calls.count(call) != 0)
+        send_request(self, agent_msg::signal,
+                     to_json(signal_request{sig}), call);
+    },
+    [=](atom::sync) -> caf::result<bool> {
+      auto rp = self->make_response_promise();
+      auto id = send_request(self, agent_msg::sync, wire::json::object());
+      if (id == 0)
+        return closed_error(self);
+      self->state.calls.emplace(
+        id, pending_call{pending_call::plain, rp, nullptr, 0});
+      return rp;
+    },
+    [=](atom::poweroff) -> caf::result<bool> {
+      auto rp = self->make_response_promise();
+      auto id = send_request(self, agent_msg::poweroff, wire::json::object());
+      if (id == 0)
+        return closed_error(self);
+      self->state.calls.emplace(
+        id, pending_call{pending_call::plain, rp, nullptr, 0});
+      return rp;
+    },
+    [=](atom::frame, wire::envelope& env) { on_frame(self, env); },
+    [=](atom::invalid, std::uint64_t, const std::string&) {
+      // A garbled frame from the guest; the stream is still in sync.
+    },
+    [=](atom::closed, const std::string& why) {
+      self->state.broken = why;
+      fail_all(self);
+      self->quit();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_agent(caf::local_actor* parent, std::string socket_path,
+                       std::string vm_name) {
+  return parent->home_system().spawn<caf::detached>(
+    agent_actor, std::move(socket_path), std::move(vm_name));
+}
+
+} // namespace banger

@@ -1,0 +1,45 @@
+#pragma once
+// Runs blocking work (subprocesses, disk I/O, waiting on a VMM) off the
+// scheduler: each job gets a detached actor of its own that runs the function
+// once, replies with its result and quits. Scheduled actors request it and
+// continue in `.then`, so they never block (CAF's manual: blocking calls
+// starve the scheduler).
+//
+//   self->request(blocking(self, [=] { return driver->launch(spec); }),
+//                 caf::infinite, atom::run_v)
+//     .then([=](vm_runtime rt) { ... }, [=](caf::error& err) { ... });
+
+#include <type_traits>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/result.hpp>
+
+#include "messages/type_ids.hpp"
+
+namespace banger {
+
+/// F returns caf::expected<T> with a T that CAF can put in a message.
+template <class F>
+caf::actor blocking(caf::local_actor* self, F fn) {
+  using expected_type = std::invoke_result_t<F&>;
+  using value_type = typename expected_type::value_type;
+  return self->home_system().spawn<caf::detached>(
+    [fn = std::move(fn)](caf::event_based_actor* worker) mutable
+    -> caf::behavior {
+      return {
+        [worker, fn = std::move(fn)](atom::run) mutable
+        -> caf::result<value_type> {
+          auto r = fn();
+          worker->quit();
+          return r;
+        },
+      };
+    });
+}
+
+} // namespace banger

@@ -1,0 +1,82 @@
+#include "actors/bridge.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "actors/socket_reader.hpp"
+#include "services/error.hpp"
+#include "services/log.hpp"
+
+namespace banger {
+
+caf::expected<std::unique_ptr<bridge>>
+bridge::listen(caf::actor_system& sys, const std::string& socket_path,
+               bridge_deps deps) {
+  if (int probe = connect_unix(socket_path); probe >= 0) {
+    ::close(probe);
+    return make_error(ec::already_exists,
+                      "another bangerd is already listening on " + socket_path
+                        + " (stop it with: banger daemon stop)");
+  }
+  ::unlink(socket_path.c_str()); // stale, nobody answers there
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path))
+    return make_error(ec::invalid_argument,
+                      "socket path " + socket_path
+                        + " is too long for a Unix socket; use a shorter "
+                          "XDG_RUNTIME_DIR");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return make_error(ec::unavailable,
+                      std::string("cannot create a socket: ")
+                        + std::strerror(errno));
+  auto old_mask = ::umask(0177);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old_mask);
+  if (rc != 0 || ::listen(fd, 64) != 0) {
+    auto why = std::string(std::strerror(errno));
+    ::close(fd);
+    return make_error(ec::unavailable,
+                      "cannot listen on " + socket_path + ": " + why);
+  }
+  std::unique_ptr<bridge> b(new bridge);
+  b->fd_ = fd;
+  b->path_ = socket_path;
+  b->acceptor_ = std::thread([&sys, fd, deps] {
+    for (;;) {
+      int client = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        if (errno == EINTR || errno == ECONNABORTED)
+          continue;
+        return; // shut down
+      }
+      spawn_connection(sys, client, deps);
+    }
+  });
+  log::info("bridge", "listening on {}", socket_path);
+  return b;
+}
+
+void bridge::close() {
+  if (fd_ < 0)
+    return;
+  ::shutdown(fd_, SHUT_RDWR);
+  if (acceptor_.joinable())
+    acceptor_.join();
+  ::close(fd_);
+  fd_ = -1;
+  ::unlink(path_.c_str());
+}
+
+bridge::~bridge() {
+  close();
+}
+
+} // namespace banger

@@ -1,0 +1,28 @@
+#pragma once
+// The daemon's settings as the actors see them (defaults for now; the
+// config file arrives with its own issue).
+
+#include <cstdint>
+#include <string>
+
+#include "services/paths.hpp"
+
+namespace banger {
+
+struct daemon_config {
+  banger::paths paths;
+  std::string default_image = "default";
+  std::uint32_t default_vcpu = 1;
+  std::uint32_t default_memory_mib = 256;
+  std::uint32_t max_vcpu = 64;
+  std::uint32_t min_memory_mib = 64;
+  std::uint32_t max_memory_mib = 65536;
+  /// Graceful stop: how long to wait for the guest to power off.
+  std::uint32_t stop_timeout_s = 10;
+  /// How long a boot may take until the agent answers (TCG is slow).
+  std::uint32_t boot_timeout_s = 120;
+  /// "auto", "kvm" or "tcg".
+  std::string accel = "auto";
+};
+
+} // namespace banger

@@ -1,0 +1,102 @@
+#include "actors/socket_reader.hpp"
+
+#include <cstring>
+#include <system_error>
+
+#include <caf/send.hpp>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "messages/type_ids.hpp"
+
+namespace banger {
+
+namespace {
+
+// Pulls the id out of a payload that failed strict parsing, so the error
+// frame can still name the request. Best effort: 0 when unknown.
+std::uint64_t guess_id(const std::string& payload) {
+  try {
+    auto j = wire::json::parse(payload);
+    if (j.is_object() && j.contains("id") && j["id"].is_number_unsigned())
+      return j["id"].get<std::uint64_t>();
+  } catch (...) {
+  }
+  return 0;
+}
+
+} // namespace
+
+socket_reader::socket_reader(caf::actor owner, int fd, std::size_t max_frame)
+  : fd_(fd) {
+  thread_ = std::thread([owner = std::move(owner), fd, max_frame] {
+    wire::frame_reader reader(max_frame);
+    char buf[65536];
+    for (;;) {
+      // Hand out every complete frame first.
+      try {
+        while (auto payload = reader.next()) {
+          try {
+            caf::anon_send(owner, atom::frame_v,
+                           wire::parse_envelope(*payload));
+          } catch (const wire::decode_error& e) {
+            caf::anon_send(owner, atom::invalid_v, guess_id(*payload),
+                           std::string(e.what()));
+          }
+        }
+      } catch (const wire::decode_error& e) {
+        // The length prefix itself is bad: the stream cannot be resynced.
+        caf::anon_send(owner, atom::closed_v, std::string(e.what()));
+        return;
+      }
+      auto n = ::read(fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        std::string why = n == 0 ? "connection closed"
+                                 : std::string("read failed: ")
+                                     + std::strerror(errno);
+        if (n == 0 && reader.buffered() > 0)
+          why = "connection closed in the middle of a frame";
+        caf::anon_send(owner, atom::closed_v, why);
+        return;
+      }
+      reader.feed(buf, static_cast<std::size_t>(n));
+    }
+  });
+}
+
+socket_reader::~socket_reader() {
+  stop();
+}
+
+void socket_reader::stop() {
+  if (fd_ >= 0)
+    ::shutdown(fd_, SHUT_RDWR);
+  if (thread_.joinable())
+    thread_.join();
+  fd_ = -1;
+}
+
+int connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+} // namespace banger

@@ -1,0 +1,171 @@
+#pragma once
+// CAF's view of banger's messages: inspect() for every struct that crosses
+// an actor boundary, the atoms, and the one type-ID block registered by
+// bangerd (and the actor tests) with cfg.add_message_types<>().
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+#include "messages/agent.hpp"
+#include "messages/daemon.hpp"
+#include "messages/image.hpp"
+#include "messages/vm.hpp"
+#include "messages/wire.hpp"
+
+namespace banger {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_spec& x) {
+  return f(caf::meta::type_name("exec_spec"), x.argv, x.env, x.cwd,
+           x.stdin_open);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_result& x) {
+  return f(caf::meta::type_name("exec_result"), x.exit_code, x.signal);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_health& x) {
+  return f(caf::meta::type_name("agent_health"), x.version, x.boot_id,
+           x.hostname, x.uptime_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
+  return f(caf::meta::type_name("output_chunk"), x.stream, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stdin_chunk& x) {
+  return f(caf::meta::type_name("stdin_chunk"), x.data, x.eof);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vm_spec& x) {
+  return f(caf::meta::type_name("vm_spec"), x.name, x.image, x.kernel, x.vcpu,
+           x.memory_mib);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vm_info& x) {
+  return f(caf::meta::type_name("vm_info"), x.id, x.name, x.state, x.image,
+           x.kernel, x.vcpu, x.memory_mib, x.pid, x.created_at, x.started_at,
+           x.boot_ms, x.last_error, x.dir);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vm_list& x) {
+  return f(caf::meta::type_name("vm_list"), x.vms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vm_run_request& x) {
+  return f(caf::meta::type_name("vm_run_request"), x.spec, x.exec, x.rm);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
+  return f(caf::meta::type_name("progress_event"), x.stage, x.message);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, image_info& x) {
+  return f(caf::meta::type_name("image_info"), x.name, x.kernel, x.rootfs,
+           x.size_bytes, x.created_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kernel_info& x) {
+  return f(caf::meta::type_name("kernel_info"), x.name, x.vmlinux, x.initrd,
+           x.version, x.created_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, image_list& x) {
+  return f(caf::meta::type_name("image_list"), x.images);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kernel_list& x) {
+  return f(caf::meta::type_name("kernel_list"), x.kernels);
+}
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, image_import_request& x) {
+  return f(caf::meta::type_name("image_import_request"), x.name, x.rootfs,
+           x.kernel);
+}
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, kernel_import_request& x) {
+  return f(caf::meta::type_name("kernel_import_request"), x.name, x.from);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, daemon_status& x) {
+  return f(caf::meta::type_name("daemon_status"), x.version, x.pid, x.socket,
+           x.state_dir, x.accel, x.vms_total, x.vms_running);
+}
+
+} // namespace banger
+
+// A decoded frame travels from a socket's reader thread to its owning actor
+// inside one process only; it is never serialized.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(banger::wire::envelope)
+
+CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(banger, (banger::exec_spec))
+  CAF_ADD_TYPE_ID(banger, (banger::exec_result))
+  CAF_ADD_TYPE_ID(banger, (banger::agent_health))
+  CAF_ADD_TYPE_ID(banger, (banger::output_chunk))
+  CAF_ADD_TYPE_ID(banger, (banger::stdin_chunk))
+  CAF_ADD_TYPE_ID(banger, (banger::vm_spec))
+  CAF_ADD_TYPE_ID(banger, (banger::vm_info))
+  CAF_ADD_TYPE_ID(banger, (banger::vm_list))
+  CAF_ADD_TYPE_ID(banger, (banger::vm_run_request))
+  CAF_ADD_TYPE_ID(banger, (banger::progress_event))
+  CAF_ADD_TYPE_ID(banger, (banger::image_info))
+  CAF_ADD_TYPE_ID(banger, (banger::kernel_info))
+  CAF_ADD_TYPE_ID(banger, (banger::image_list))
+  CAF_ADD_TYPE_ID(banger, (banger::kernel_list))
+  CAF_ADD_TYPE_ID(banger, (banger::image_import_request))
+  CAF_ADD_TYPE_ID(banger, (banger::kernel_import_request))
+  CAF_ADD_TYPE_ID(banger, (banger::daemon_status))
+  CAF_ADD_ATOM(banger, banger::atom, create, "create")
+  CAF_ADD_ATOM(banger, banger::atom, start, "start")
+  CAF_ADD_ATOM(banger, banger::atom, stop, "stop")
+  CAF_ADD_ATOM(banger, banger::atom, kill, "kill")
+  CAF_ADD_ATOM(banger, banger::atom, del, "delete")
+  CAF_ADD_ATOM(banger, banger::atom, exec, "exec")
+  CAF_ADD_ATOM(banger, banger::atom, list, "list")
+  CAF_ADD_ATOM(banger, banger::atom, get, "get")
+  CAF_ADD_ATOM(banger, banger::atom, put, "put")
+  CAF_ADD_ATOM(banger, banger::atom, status, "status")
+  CAF_ADD_ATOM(banger, banger::atom, health, "health")
+  CAF_ADD_ATOM(banger, banger::atom, ready, "ready")
+  CAF_ADD_ATOM(banger, banger::atom, sync, "sync")
+  CAF_ADD_ATOM(banger, banger::atom, poweroff, "poweroff")
+  CAF_ADD_ATOM(banger, banger::atom, input, "input")
+  CAF_ADD_ATOM(banger, banger::atom, signal, "signal")
+  CAF_ADD_ATOM(banger, banger::atom, output, "output")
+  CAF_ADD_ATOM(banger, banger::atom, progress, "progress")
+  CAF_ADD_ATOM(banger, banger::atom, started, "started")
+  CAF_ADD_ATOM(banger, banger::atom, frame, "frame")
+  CAF_ADD_ATOM(banger, banger::atom, closed, "closed")
+  CAF_ADD_ATOM(banger, banger::atom, invalid, "invalid")
+  CAF_ADD_ATOM(banger, banger::atom, exited, "exited")
+  CAF_ADD_ATOM(banger, banger::atom, updated, "updated")
+  CAF_ADD_ATOM(banger, banger::atom, removed, "removed")
+  CAF_ADD_ATOM(banger, banger::atom, adopt, "adopt")
+  CAF_ADD_ATOM(banger, banger::atom, image, "image")
+  CAF_ADD_ATOM(banger, banger::atom, kernel, "kernel")
+  CAF_ADD_ATOM(banger, banger::atom, import, "import")
+  CAF_ADD_ATOM(banger, banger::atom, shutdown, "shutdown")
+  CAF_ADD_ATOM(banger, banger::atom, run, "run")
+  CAF_ADD_ATOM(banger, banger::atom, tick, "tick")
+CAF_END_TYPE_ID_BLOCK(banger)

@@ -1,0 +1,27 @@
+#include "services/timefmt.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace banger {
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string random_id() {
+  std::random_device rd; // getrandom(2) on Linux
+  std::uint64_t hi = rd(), lo = rd();
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>((hi << 32) | lo));
+  return buf;
+}
+
+} // namespace banger

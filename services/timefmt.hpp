@@ -1,0 +1,14 @@
+#pragma once
+// Timestamps as stored and shown: RFC 3339 in UTC, second precision.
+
+#include <string>
+
+namespace banger {
+
+/// The current time, e.g. "2026-11-28T13:03:25Z".
+std::string now_rfc3339();
+
+/// A fresh random id: 16 lowercase hex digits (64 bits from the kernel).
+std::string random_id();
+
+} // namespace banger
