@@ -1,0 +1,316 @@
+#include "services/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "services/error.hpp"
+
+using namespace std::chrono_literals;
+using banger::run;
+using banger::run_options;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+class temp_dir {
+public:
+  temp_dir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "banger-proc-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+/// Kills a pid the test started, whatever happens in the test.
+struct pid_reaper {
+  std::int64_t pid = 0;
+  ~pid_reaper() {
+    if (pid > 0 && banger::pid_alive(pid))
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+};
+
+} // namespace
+
+TEST(Process, ReportsExitCode) {
+  auto r = run({"sh", "-c", "exit 3"});
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->signal, 0);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_FALSE(r->ok());
+  auto ok = run({"true"});
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(ok->ok());
+}
+
+TEST(Process, ReportsSignal) {
+  auto r = run({"sh", "-c", "kill -TERM $$"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->signal, SIGTERM);
+  EXPECT_EQ(r->exit_code, -1);
+}
+
+TEST(Process, CapturesBothStreamsAndFeedsStdin) {
+  run_options opts;
+  opts.stdin_data = "hello\n";
+  auto r = run({"sh", "-c", "cat; echo oops >&2"}, opts);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "hello\n");
+  EXPECT_EQ(r->err, "oops\n");
+  EXPECT_TRUE(r->ok());
+}
+
+TEST(Process, BigOutputOnBothStreamsDoesNotDeadlock) {
+  // Far more than a pipe holds, on both streams at once.
+  run_options opts;
+  opts.timeout = 30s;
+  auto r = run({"sh", "-c",
+                "head -c 3000000 /dev/zero | tr '\\0' e >&2 & "
+                "head -c 3000000 /dev/zero | tr '\\0' o; wait"},
+               opts);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->out.size(), 3000000u);
+  EXPECT_EQ(r->err.size(), 3000000u);
+  EXPECT_EQ(r->out.find_first_not_of('o'), std::string::npos);
+  EXPECT_EQ(r->err.find_first_not_of('e'), std::string::npos);
+}
+
+TEST(Process, BigStdinWhileReadingBigStdout) {
+  run_options opts;
+  opts.timeout = 30s;
+  opts.stdin_data = std::string(2'000'000, 'x');
+  auto r = run({"cat"}, opts);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, opts.stdin_data);
+}
+
+TEST(Process, ChildThatIgnoresStdinDoesNotKillUs) {
+  // Writing to a closed pipe raises SIGPIPE; run() must swallow it.
+  run_options opts;
+  opts.stdin_data = std::string(1'000'000, 'x');
+  auto r = run({"true"}, opts);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->ok());
+}
+
+TEST(Process, TimeoutKillsTheWholeGroup) {
+  run_options opts;
+  opts.timeout = 300ms;
+  auto start = steady::now();
+  auto r = run({"sh", "-c", "sleep 60 & echo $!; sleep 60"}, opts);
+  auto took = steady::now() - start;
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->signal, SIGKILL);
+  EXPECT_LT(took, 5s);
+  auto background = std::stoll(r->out);
+  ASSERT_GT(background, 0);
+  // The background sleep was in the group: it is gone too.
+  EXPECT_TRUE(banger::wait_pid_exit(background, 2s));
+}
+
+TEST(Process, ReturnsWhenBackgroundChildHoldsThePipe) {
+  // sh exits at once; its background sleep keeps stdout open.
+  auto start = steady::now();
+  auto r = run({"sh", "-c", "sleep 30 & echo $!"});
+  auto took = steady::now() - start;
+  ASSERT_TRUE(r);
+  pid_reaper sleeper{std::stoll(r->out)};
+  EXPECT_TRUE(r->ok());
+  EXPECT_LT(took, 5s);
+}
+
+TEST(Process, MissingBinaryIsUnavailable) {
+  auto r = run({"banger-no-such-program-xyz", "--help"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::unavailable);
+  EXPECT_NE(banger::error_message(r.error()).find("banger-no-such-program-xyz not found"),
+            std::string::npos);
+  auto abs = run({"/nonexistent/qemu-img"});
+  ASSERT_FALSE(abs);
+  EXPECT_EQ(banger::error_code(abs.error()), banger::ec::unavailable);
+}
+
+TEST(Process, MissingProgramMessageNamesThePackage) {
+  EXPECT_EQ(banger::missing_program_message("qemu-img"),
+            "qemu-img not found; install qemu-utils");
+  EXPECT_EQ(banger::missing_program_message("qemu-system-x86_64"),
+            "qemu-system-x86_64 not found; install qemu-system-x86");
+}
+
+TEST(Process, NonExecutableIsUnavailable) {
+  temp_dir dir;
+  auto script = dir.path() + "/not-exec";
+  std::ofstream{script} << "#!/bin/sh\n";
+  auto r = run({script});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::unavailable);
+}
+
+TEST(Process, EmptyArgvIsInvalid) {
+  auto r = run({});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::invalid_argument);
+}
+
+TEST(Process, CwdAndEnvironment) {
+  temp_dir dir;
+  run_options opts;
+  opts.cwd = dir.path();
+  opts.env_extra = {"BANGER_TEST_VAR=bar", "HOME"};
+  auto r = run({"sh", "-c", "pwd; echo $BANGER_TEST_VAR; echo home=${HOME-unset}"}, opts);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, std::filesystem::canonical(dir.path()).string() + "\nbar\nhome=unset\n");
+}
+
+TEST(Process, BadCwdIsAnError) {
+  run_options opts;
+  opts.cwd = "/nonexistent/banger";
+  auto r = run({"true"}, opts);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::invalid_argument);
+  EXPECT_NE(banger::error_message(r.error()).find("/nonexistent/banger"), std::string::npos);
+}
+
+TEST(Process, ChildGetsItsOwnProcessGroupAndNoLeakedFds) {
+  int leaked = ::open("/dev/null", O_RDONLY); // deliberately not CLOEXEC
+  ASSERT_GE(leaked, 3);
+  auto fd = std::to_string(leaked);
+  auto r = run({"sh", "-c",
+                "echo $$ $(cut -d' ' -f5 /proc/$$/stat); "
+                "test -e /proc/$$/fd/" + fd + " && echo leaked || echo closed"});
+  ::close(leaked);
+  ASSERT_TRUE(r);
+  std::istringstream in{r->out};
+  long pid = 0, pgid = 0;
+  std::string fd_state;
+  in >> pid >> pgid >> fd_state;
+  EXPECT_EQ(pid, pgid);
+  EXPECT_NE(pgid, static_cast<long>(::getpgrp()));
+  EXPECT_EQ(fd_state, "closed");
+}
+
+TEST(Process, SpawnDetachedIsNotOurChild) {
+  auto pid = banger::spawn_detached({"sleep", "60"});
+  ASSERT_TRUE(pid) << banger::error_message(pid.error());
+  pid_reaper reaper{*pid};
+  ASSERT_GT(*pid, 0);
+  EXPECT_TRUE(banger::pid_alive(*pid));
+  errno = 0;
+  EXPECT_EQ(::waitpid(static_cast<pid_t>(*pid), nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  EXPECT_EQ(banger::proc_cmdline(*pid), "sleep 60");
+  // Its own session and group, not ours.
+  EXPECT_NE(::getsid(static_cast<pid_t>(*pid)), ::getsid(0));
+  EXPECT_EQ(::getpgid(static_cast<pid_t>(*pid)), static_cast<pid_t>(*pid));
+  EXPECT_FALSE(banger::wait_pid_exit(*pid, 100ms));
+  ASSERT_EQ(::kill(static_cast<pid_t>(*pid), SIGKILL), 0);
+  EXPECT_TRUE(banger::wait_pid_exit(*pid, 5s));
+  EXPECT_FALSE(banger::pid_alive(*pid));
+  EXPECT_EQ(banger::proc_cmdline(*pid), "");
+}
+
+TEST(Process, SpawnDetachedAppendsOutputToFiles) {
+  temp_dir dir;
+  auto out = dir.path() + "/out.log";
+  auto err = dir.path() + "/err.log";
+  std::ofstream{out} << "before\n";
+  banger::spawn_options opts;
+  opts.stdout_path = out;
+  opts.stderr_path = err;
+  opts.cwd = dir.path();
+  auto pid = banger::spawn_detached({"sh", "-c", "echo hi; pwd; echo oops >&2"}, opts);
+  ASSERT_TRUE(pid);
+  EXPECT_TRUE(banger::wait_pid_exit(*pid, 5s));
+  EXPECT_EQ(slurp(out), "before\nhi\n" + std::filesystem::canonical(dir.path()).string() + "\n");
+  EXPECT_EQ(slurp(err), "oops\n");
+}
+
+TEST(Process, SpawnDetachedSharesOneFileForBothStreams) {
+  temp_dir dir;
+  auto log = dir.path() + "/both.log";
+  banger::spawn_options opts;
+  opts.stdout_path = log;
+  opts.stderr_path = log;
+  auto pid = banger::spawn_detached({"sh", "-c", "echo one; echo two >&2; echo three"}, opts);
+  ASSERT_TRUE(pid);
+  EXPECT_TRUE(banger::wait_pid_exit(*pid, 5s));
+  EXPECT_EQ(slurp(log), "one\ntwo\nthree\n");
+}
+
+TEST(Process, SpawnDetachedClosesOurFds) {
+  temp_dir dir;
+  auto log = dir.path() + "/fds.log";
+  int leaked = ::open("/dev/null", O_RDONLY); // deliberately not CLOEXEC
+  ASSERT_GE(leaked, 3);
+  banger::spawn_options opts;
+  opts.stdout_path = log;
+  auto pid = banger::spawn_detached(
+    {"sh", "-c", "test -e /proc/$$/fd/" + std::to_string(leaked) + " && echo leaked || echo closed"},
+    opts);
+  ::close(leaked);
+  ASSERT_TRUE(pid);
+  EXPECT_TRUE(banger::wait_pid_exit(*pid, 5s));
+  EXPECT_EQ(slurp(log), "closed\n");
+}
+
+TEST(Process, SpawnDetachedMissingBinaryIsAnError) {
+  auto pid = banger::spawn_detached({"banger-no-such-program-xyz"});
+  ASSERT_FALSE(pid);
+  EXPECT_EQ(banger::error_code(pid.error()), banger::ec::unavailable);
+  // Exec failures after the PATH lookup are reported through the pipe too.
+  temp_dir dir;
+  auto script = dir.path() + "/bad-interp";
+  {
+    std::ofstream f{script};
+    f << "#!/nonexistent/interpreter\n";
+  }
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  auto bad = banger::spawn_detached({script});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(banger::error_code(bad.error()), banger::ec::unavailable);
+}
+
+TEST(Process, SpawnDetachedBadLogPathIsAnError) {
+  banger::spawn_options opts;
+  opts.stdout_path = "/nonexistent/dir/out.log";
+  auto pid = banger::spawn_detached({"true"}, opts);
+  ASSERT_FALSE(pid);
+  EXPECT_NE(banger::error_message(pid.error()).find("/nonexistent/dir/out.log"),
+            std::string::npos);
+}
+
+TEST(Process, PidAliveRejectsNonsense) {
+  EXPECT_FALSE(banger::pid_alive(0));
+  EXPECT_FALSE(banger::pid_alive(-1));
+  EXPECT_FALSE(banger::pid_alive(std::int64_t{1} << 40));
+  EXPECT_TRUE(banger::pid_alive(::getpid()));
+  EXPECT_TRUE(banger::wait_pid_exit(0, 10ms));
+}
