@@ -78,18 +78,33 @@ offset="$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$bzimage" | head -n1 | cut -d: -f
 [[ "$(head -c4 "$work/vmlinux" | od -An -c | tr -d ' ')" == '177ELF' ]] \
   || die "the payload of $bzimage is not an ELF kernel"
 
-# Modules: what a microVM needs, dependencies (and softdeps) first.
-modules=(virtio_mmio virtio_blk virtio_net virtio_console ext4 crc32c_generic
-  qemu_fw_cfg button evdev vmw_vsock_virtio_transport)
+# Modules: what a microVM needs, dependencies (and softdeps) first. The early
+# ones mount the root and reach the agent; banger-init loads the rest
+# (after "#late") while the agent already answers.
+early_modules=(virtio_mmio virtio_blk virtio_console ext4 crc32c_generic)
+late_modules=(virtio_net qemu_fw_cfg button evdev vmw_vsock_virtio_transport)
 initrd="$work/initrd"
 mkdir -p "$initrd/lib/modules/$ver" "$initrd"/{dev,proc,sys,newroot}
+show_depends() {
+  modprobe -d "$root" -S "$ver" --show-depends -a "$@" \
+    || die "modprobe --show-depends failed for: $*"
+}
+{
+  show_depends "${early_modules[@]}"
+  echo "#late"
+  show_depends "${late_modules[@]}"
+} | awk '$1 == "#late" || ($1 == "insmod" && !seen[$2]++) { print ($1 == "#late" ? $1 : $2) }' \
+  >"$work/modpaths"
 : >"$initrd/lib/modules/load-order"
-modprobe -d "$root" -S "$ver" --show-depends -a "${modules[@]}" \
-  | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$work/modpaths" \
-  || die "modprobe --show-depends failed for: ${modules[*]}"
 while read -r path; do
+  if [[ "$path" == "#late" ]]; then
+    echo "#late" >>"$initrd/lib/modules/load-order"
+    continue
+  fi
   rel="${path#"$moddir"/}"
-  dest="$initrd/lib/modules/$ver/${rel%.xz}"
+  rel="${rel%.xz}"
+  rel="${rel%.zst}"
+  dest="$initrd/lib/modules/$ver/$rel"
   mkdir -p "$(dirname "$dest")"
   case "$path" in
     *.ko.xz) xz -dc "$path" >"$dest" ;;
@@ -99,9 +114,9 @@ while read -r path; do
   # Drops the appended signature too: checking it is slow under TCG, and
   # the kernel does not enforce signatures (MODULE_SIG_FORCE is off).
   strip --strip-debug "$dest"
-  echo "${rel%.xz}" >>"$initrd/lib/modules/load-order"
+  echo "$rel" >>"$initrd/lib/modules/load-order"
 done <"$work/modpaths"
-[[ -s "$initrd/lib/modules/load-order" ]] || die "no modules found for ${modules[*]}"
+grep -q "/ext4.ko$" "$initrd/lib/modules/load-order" || die "no ext4 module found for kernel $ver"
 
 cp "$init" "$initrd/init"
 cp "$agent" "$initrd/banger-agent"
@@ -115,4 +130,4 @@ chmod 0755 "$initrd/init" "$initrd/banger-agent"
 mv -f "$work/vmlinux" "$out/vmlinux"
 mv -f "$work/initrd.img" "$out/initrd.img"
 echo "$ver" >"$out/version"
-echo "build-kernel: $out: vmlinux, initrd.img ($(wc -l <"$initrd/lib/modules/load-order") modules), kernel $ver" >&2
+echo "build-kernel: $out: vmlinux, initrd.img ($(grep -vc "^#" "$initrd/lib/modules/load-order") modules), kernel $ver" >&2

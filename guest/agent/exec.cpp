@@ -39,6 +39,8 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
 /// (execvpe would search the agent's PATH instead).
 std::vector<std::string> candidates(const std::string& prog,
                                     const std::vector<std::string>& env) {
+  if (prog.empty())
+    return {};
   if (prog.find('/') != std::string::npos)
     return {prog};
   std::string path = "/usr/local/bin:/usr/bin:/bin";
@@ -92,6 +94,12 @@ void close_fd(int& fd) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::signal(SIGPIPE, SIG_DFL);
+  // The agent shields itself from the OOM killer; its commands must not be.
+  if (int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      fd >= 0) {
+    [[maybe_unused]] auto n = ::write(fd, "0\n", 2);
+    ::close(fd);
+  }
 
   if (::chdir(cwd.c_str()) != 0)
     child_fail("cd " + cwd, std::strerror(errno), 126);
@@ -120,6 +128,8 @@ void close_fd(int& fd) {
     child_fail(argv[0], std::strerror(denied), 126);
   if (argv[0].find('/') != std::string::npos)
     child_fail(argv[0], std::strerror(ENOENT), 127);
+  if (argv[0].empty())
+    child_fail("''", "command not found", 127);
   child_fail(argv[0], "command not found", 127);
 }
 

@@ -77,7 +77,8 @@ void session::run() {
       port_events |= POLLIN;
     if (out_pos_ < out_.size())
       port_events |= POLLOUT;
-    fds.push_back({port_events != 0 ? port_ : -1, port_events, 0});
+    // Even with no events asked for, poll reports the host hanging up.
+    fds.push_back({port_idle_ ? -1 : port_, port_events, 0});
     fds.push_back({sigfd_, POLLIN, 0});
     bool backlog = out_.size() - out_pos_ > max_out_backlog;
     for (auto& [id, r] : execs_) {

@@ -71,12 +71,14 @@ std::string find_init(const boot_params& p) {
 
 int main(int argc, char** argv) {
   mount_early();
-  attach_console();
   if (::getpid() != 1)
     say("warning: not PID 1, continuing anyway");
 
   auto params = parse_cmdline(read_file("/proc/cmdline"));
-  load_modules();
+  auto early = module_list(module_stage::early);
+  load_modules(open_modules(early), early);
+  auto late = module_list(module_stage::late);
+  auto late_fds = open_modules(late);
   mount_root(params);
   if (!params.hostname.empty()
       && ::sethostname(params.hostname.data(), params.hostname.size()) != 0)
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
   switch_root();
 
   pid_t agent = agent_fd >= 0 ? start_agent(agent_fd) : -1;
+  // The agent answers while these load; the image's init needs them.
+  load_modules(late_fds, late);
   auto init = find_init(params);
   if (init.empty()) {
     say("no init in image, staying PID 1");

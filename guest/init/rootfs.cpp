@@ -80,6 +80,8 @@ void free_initramfs() {
 
 void mount_early() {
   mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  // First, so that every later failure reaches the console.
+  attach_console();
   mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }

@@ -6,7 +6,8 @@
 
 namespace banger::init {
 
-/// Mounts /proc, /sys and devtmpfs on /dev (already mounted is fine).
+/// Mounts devtmpfs on /dev, attaches the console, then mounts /proc and /sys
+/// (already mounted is fine).
 void mount_early();
 
 /// Waits for params.root to appear and mounts it at /newroot. Fatal on failure.
