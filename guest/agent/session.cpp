@@ -75,12 +75,12 @@ void session::run() {
     short port_events = 0;
     if (!port_idle_ && stdin_backlog() < max_stdin_backlog)
       port_events |= POLLIN;
-    if (out_pos_ < out_.size())
+    if (outbox_.pending())
       port_events |= POLLOUT;
     // Even with no events asked for, poll reports the host hanging up.
     fds.push_back({port_idle_ ? -1 : port_, port_events, 0});
     fds.push_back({sigfd_, POLLIN, 0});
-    bool backlog = out_.size() - out_pos_ > max_out_backlog;
+    bool backlog = outbox_.backlog() > max_out_backlog;
     for (auto& [id, r] : execs_) {
       if (!backlog && r.out_fd >= 0) {
         fds.push_back({r.out_fd, POLLIN, 0});
@@ -120,7 +120,7 @@ void session::run() {
         pump(it->first, it->second, refs[i].stream);
     }
     if (fds[0].revents & POLLOUT)
-      flush();
+      outbox_.flush();
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
       read_port();
     finish_ready();
@@ -186,8 +186,7 @@ void session::host_gone() {
   // rather than leave them running unseen.
   while (!execs_.empty())
     abort_exec(execs_.begin()->first);
-  out_.clear();
-  out_pos_ = 0;
+  outbox_.clear();
   inbox_.reset();
 }
 
@@ -250,8 +249,7 @@ void session::send(std::uint64_t id, const char* type, json body) {
   env.id = id;
   env.type = type;
   env.body = std::move(body);
-  out_ += wire::encode_frame(env);
-  flush();
+  outbox_.push(wire::encode_frame(env));
 }
 
 void session::fail_request(std::uint64_t id, const char* code,
@@ -268,43 +266,6 @@ void session::send_error(std::uint64_t id, const char* code,
   err.code = code;
   err.message = std::move(message);
   send(id, agent_msg::error, to_json(err));
-}
-
-void session::flush() {
-  while (out_pos_ < out_.size()) {
-    auto n = ::write(port_, out_.data() + out_pos_, out_.size() - out_pos_);
-    if (n > 0) {
-      out_pos_ += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    // EAGAIN: the port is full or no host is there; wait for POLLOUT (or
-    // for the EOF that drops the backlog).
-    break;
-  }
-  if (out_pos_ == out_.size()) {
-    out_.clear();
-    out_pos_ = 0;
-  } else if (out_pos_ > (1u << 20)) {
-    out_.erase(0, out_pos_);
-    out_pos_ = 0;
-  }
-}
-
-void session::flush_blocking(std::chrono::milliseconds limit) {
-  auto deadline = clock_type::now() + limit;
-  for (;;) {
-    flush();
-    if (out_.empty())
-      return;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - clock_type::now());
-    if (left.count() <= 0)
-      return;
-    pollfd p{port_, POLLOUT, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-  }
 }
 
 // -- requests ------------------------------------------------------------------
@@ -349,7 +310,7 @@ void session::do_signal(std::uint64_t id, const json& body) {
 
 void session::do_poweroff(std::uint64_t id) {
   send(id, agent_msg::result, json::object());
-  flush_blocking(2000ms);
+  outbox_.flush_blocking(2000ms);
   ::sync();
   ::reboot(RB_POWER_OFF);
   // Only reached without CAP_SYS_BOOT; the host falls back to killing the VMM.
@@ -447,7 +408,11 @@ void session::abort_exec(std::uint64_t id) {
   if (it == execs_.end())
     return;
   auto& r = it->second;
+  // The group reaches what the command started; the pid itself covers a
+  // child that has not reached setsid() yet.
   ::kill(-r.pid, SIGKILL);
+  if (!r.exited)
+    ::kill(r.pid, SIGKILL);
   if (!r.exited)
     orphans_.insert(r.pid);
   close_fd(r.in_fd);

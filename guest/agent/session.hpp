@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "guest/agent/inbox.hpp"
+#include "guest/agent/outbox.hpp"
 #include "messages/wire.hpp"
 
 namespace banger::agent {
@@ -18,7 +19,8 @@ namespace banger::agent {
 class session {
 public:
   /// Takes the port (non-blocking) and a signalfd for SIGCHLD.
-  session(int port_fd, int signal_fd) : port_(port_fd), sigfd_(signal_fd) {
+  session(int port_fd, int signal_fd)
+    : port_(port_fd), sigfd_(signal_fd), outbox_(port_fd) {
   }
 
   [[noreturn]] void run();
@@ -44,8 +46,6 @@ private:
   void send(std::uint64_t id, const char* type, wire::json body);
   void fail_request(std::uint64_t id, const char* code, std::string message);
   void send_error(std::uint64_t id, const char* code, std::string message);
-  void flush();
-  void flush_blocking(std::chrono::milliseconds limit);
 
   // Requests.
   void do_exec(std::uint64_t id, const wire::json& body);
@@ -65,8 +65,7 @@ private:
   int port_;
   int sigfd_;
   inbox inbox_;
-  std::string out_;         // encoded frames not yet taken by the port
-  std::size_t out_pos_ = 0; // how much of out_ was written
+  outbox outbox_;
   bool port_idle_ = false;  // no host: look again after a short sleep
   std::map<std::uint64_t, running> execs_;
   std::set<pid_t> orphans_; // aborted commands, reaped silently
