@@ -417,8 +417,12 @@ void do_delete(self_ptr self, caf::typed_response_promise<bool> rp,
     }
     st.state = vm_state::stopping;
     persist(self);
-    // -f: no graceful wait, the VM is going away anyway.
-    stop_sequence(self, 0, [=] { remove_everything(self, rp); });
+    // -f: the disk is about to be deleted, so there is nothing to sync and
+    // no reason to wait for the guest: quit the VMM at once.
+    kill_vmm(self, [=] {
+      become_stopped(self, "");
+      remove_everything(self, rp);
+    });
     return;
   }
   remove_everything(self, rp);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages banger builds and runs with (as root; a
+# no-op when everything is there). --no-install-recommends keeps QEMU from
+# pulling in GTK and 190 other packages.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config git
+  libcaf-dev libsimdjson-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # VMs
+  qemu-system-x86 qemu-utils
+  # default kernel and image (scripts/build-kernel.sh, build-image.sh)
+  apt dpkg kmod xz-utils cpio binutils e2fsprogs libc-bin busybox-static
+  dropbear-bin zstd
+  # tests: network namespaces, ssh client
+  iproute2 openssh-client procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "deps: missing packages: ${missing[*]}" >&2
+  echo "deps: run as root (sudo $0) to install them" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
