@@ -14,7 +14,6 @@
 #include "services/error.hpp"
 #include "services/lifecycle.hpp"
 #include "services/log.hpp"
-#include "services/process.hpp"
 #include "services/timefmt.hpp"
 
 namespace banger {
@@ -104,10 +103,12 @@ void watch(self_ptr self) {
   auto stop = std::make_shared<std::atomic<bool>>(false);
   st.watch_stop = stop;
   auto pid = st.rec.info.pid;
+  auto id = st.rec.info.id;
+  auto driver = st.deps.driver;
   auto handle = caf::actor_cast<caf::actor>(self);
-  std::thread([stop, pid, handle] {
+  std::thread([stop, pid, id, driver, handle] {
     while (!stop->load()) {
-      if (wait_pid_exit(pid, 500ms)) {
+      if (driver->wait_exit(pid, id, 500ms)) {
         if (!stop->load())
           caf::anon_send(handle, atom::exited_v, std::int64_t{pid});
         return;
