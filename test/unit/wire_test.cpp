@@ -1,0 +1,211 @@
+// The framing and the message codecs: round trips, and every way a frame can
+// be wrong gets a decode_error that names the problem.
+
+#include <gtest/gtest.h>
+
+#include "messages/agent.hpp"
+#include "messages/daemon.hpp"
+#include "messages/image.hpp"
+#include "messages/vm.hpp"
+#include "messages/wire.hpp"
+
+namespace banger {
+namespace {
+
+using wire::decode_error;
+using wire::json;
+
+std::string payload_of(const std::string& frame) {
+  return frame.substr(4);
+}
+
+TEST(WireFrame, RoundTripsAnEnvelope) {
+  wire::envelope env;
+  env.id = 42;
+  env.type = "vm.create";
+  env.body = {{"name", "box"}};
+  auto frame = wire::encode_frame(env);
+  ASSERT_GE(frame.size(), 4u);
+  std::uint32_t len = (std::uint8_t(frame[0]) << 24)
+                      | (std::uint8_t(frame[1]) << 16)
+                      | (std::uint8_t(frame[2]) << 8) | std::uint8_t(frame[3]);
+  EXPECT_EQ(len, frame.size() - 4);
+  auto back = wire::parse_envelope(payload_of(frame));
+  EXPECT_EQ(back.v, wire::protocol_version);
+  EXPECT_EQ(back.id, 42u);
+  EXPECT_EQ(back.type, "vm.create");
+  EXPECT_EQ(back.body, env.body);
+}
+
+TEST(WireFrame, ReaderReassemblesFramesFedByteByByte) {
+  std::string stream;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    wire::envelope env;
+    env.id = i;
+    env.type = "t" + std::to_string(i);
+    stream += wire::encode_frame(env);
+  }
+  wire::frame_reader reader;
+  std::vector<std::string> out;
+  for (char c : stream) {
+    reader.feed(&c, 1);
+    while (auto p = reader.next())
+      out.push_back(*p);
+  }
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(wire::parse_envelope(out[2]).type, "t3");
+  EXPECT_EQ(reader.buffered(), 0u);
+}
+
+TEST(WireFrame, OversizedLengthIsRefusedBeforeReadingThePayload) {
+  wire::frame_reader reader(1024);
+  const char prefix[4] = {0, 0, 0x10, 0}; // 4096 bytes announced
+  reader.feed(prefix, 4);
+  try {
+    reader.next();
+    FAIL() << "an oversized frame was accepted";
+  } catch (const decode_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exceeds the limit"),
+              std::string::npos);
+  }
+}
+
+void expect_rejected(const std::string& payload, const std::string& why) {
+  try {
+    wire::parse_envelope(payload);
+    FAIL() << "accepted: " << payload;
+  } catch (const decode_error& e) {
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos)
+      << "message was: " << e.what();
+  }
+}
+
+TEST(WireFrame, RejectsMalformedEnvelopes) {
+  expect_rejected("{not json", "malformed JSON");
+  expect_rejected("[1,2]", "not a JSON object");
+  expect_rejected(R"({"v":1,"type":"x","body":{}})", "missing field 'id'");
+  expect_rejected(R"({"v":1,"id":1,"body":{}})", "missing field 'type'");
+  expect_rejected(R"({"v":2,"id":1,"type":"x","body":{}})",
+                  "unsupported protocol version 2");
+  expect_rejected(R"({"v":1,"id":-1,"type":"x","body":{}})", "non-negative");
+  expect_rejected(R"({"v":1,"id":1,"type":"x","body":[]})",
+                  "'body' must be an object");
+  expect_rejected(R"({"v":1,"id":1,"type":"","body":{}})", "is empty");
+  expect_rejected(R"({"v":1,"id":1,"type":"x","body":{},"extra":1})",
+                  "unknown field 'extra'");
+  expect_rejected(R"({"v":1,"id":1,"id":2,"type":"x","body":{}})",
+                  "duplicate key");
+  expect_rejected(std::string("{\"v\":1,\"id\":1,\"type\":\"\xff\"}"),
+                  "malformed JSON");
+}
+
+TEST(WireBase64, RoundTripsEveryLengthAndByte) {
+  std::string all;
+  for (int i = 0; i < 256; ++i)
+    all.push_back(static_cast<char>(i));
+  for (std::size_t n = 0; n <= all.size(); n += 1) {
+    auto part = all.substr(0, n);
+    EXPECT_EQ(wire::base64_decode(wire::base64_encode(part)), part);
+  }
+  EXPECT_EQ(wire::base64_encode("hi"), "aGk=");
+}
+
+TEST(WireBase64, RejectsGarbage) {
+  EXPECT_THROW(wire::base64_decode("abc"), decode_error);
+  EXPECT_THROW(wire::base64_decode("ab!d"), decode_error);
+  EXPECT_THROW(wire::base64_decode("a=bc"), decode_error);
+}
+
+template <class T>
+T round_trip(const T& x) {
+  // Through text, as on the wire.
+  return decode<T>(json::parse(to_json(x).dump()));
+}
+
+TEST(WireCodecs, ExecSpecKeepsArgvExactly) {
+  exec_spec spec;
+  spec.argv = {"printf", "%s|", "a b", "c", "$HOME", "*", "'\"\n"};
+  spec.env = {"A=1"};
+  spec.cwd = "/root/repo";
+  spec.stdin_open = true;
+  auto back = round_trip(spec);
+  EXPECT_EQ(back.argv, spec.argv);
+  EXPECT_EQ(back.env, spec.env);
+  EXPECT_EQ(back.cwd, spec.cwd);
+  EXPECT_TRUE(back.stdin_open);
+}
+
+TEST(WireCodecs, ExecSpecRejectsEmptyArgvAndBadEnv) {
+  EXPECT_THROW(decode<exec_spec>(json{{"argv", json::array()}}),
+               decode_error);
+  EXPECT_THROW(decode<exec_spec>(json{{"argv", {"x"}}, {"env", {"NOEQUALS"}}}),
+               decode_error);
+  EXPECT_THROW(decode<exec_spec>(json{{"argv", {1, 2}}}), decode_error);
+}
+
+TEST(WireCodecs, OutputChunksCarryBinaryBytes) {
+  output_chunk c;
+  c.stream = 2;
+  c.data = std::string("\0\xff\x80zz", 5);
+  auto back = round_trip(c);
+  EXPECT_EQ(back.stream, 2);
+  EXPECT_EQ(back.data, c.data);
+  EXPECT_THROW(decode<output_chunk>(json{{"stream", "stdlog"}, {"data", ""}}),
+               decode_error);
+}
+
+TEST(WireCodecs, VmMessagesRoundTrip) {
+  vm_info info;
+  info.id = "0123456789abcdef";
+  info.name = "box";
+  info.state = "running";
+  info.vcpu = 2;
+  info.memory_mib = 512;
+  info.pid = 1234;
+  info.boot_ms = 3900;
+  vm_list list{{info, info}};
+  auto back = round_trip(list);
+  ASSERT_EQ(back.vms.size(), 2u);
+  EXPECT_EQ(back.vms[1].name, "box");
+  EXPECT_EQ(back.vms[1].memory_mib, 512u);
+  EXPECT_EQ(back.vms[1].boot_ms, 3900u);
+
+  vm_run_request run;
+  run.spec.name = "r";
+  run.spec.vcpu = 3;
+  run.exec.argv = {"true"};
+  run.rm = true;
+  auto rb = round_trip(run);
+  EXPECT_EQ(rb.spec.vcpu, 3u);
+  EXPECT_EQ(rb.exec.argv, run.exec.argv);
+  EXPECT_TRUE(rb.rm);
+
+  EXPECT_EQ(round_trip(vm_delete_request{"box", true}).force, true);
+  EXPECT_EQ(round_trip(vm_stop_request{"box", 7}).timeout_s, 7u);
+}
+
+TEST(WireCodecs, VmSpecRejectsUnknownFieldsAndWrongTypes) {
+  EXPECT_THROW(decode<vm_spec>(json{{"nmae", "box"}}), decode_error);
+  EXPECT_THROW(decode<vm_spec>(json{{"vcpu", "2"}}), decode_error);
+  EXPECT_THROW(decode<vm_spec>(json{{"vcpu", -1}}), decode_error);
+  EXPECT_THROW(decode<vm_ref>(json::object()), decode_error);
+}
+
+TEST(WireCodecs, ImageKernelDaemonRoundTrip) {
+  image_info img{"default", "default", "/s/images/default/rootfs.ext4",
+                 1u << 30, "2026-11-28T00:00:00Z"};
+  EXPECT_EQ(round_trip(image_list{{img}}).images.at(0).size_bytes, 1u << 30);
+  kernel_info k{"default", "/v", "/i", "6.1.0", "t"};
+  EXPECT_EQ(round_trip(kernel_list{{k}}).kernels.at(0).version, "6.1.0");
+  daemon_status s;
+  s.version = "0.1.0";
+  s.vms_running = 3;
+  EXPECT_EQ(round_trip(s).vms_running, 3u);
+  error_body e{"not_found", "no VM named \"x\"", "abc-1"};
+  auto eb = round_trip(e);
+  EXPECT_EQ(eb.code, "not_found");
+  EXPECT_EQ(eb.op, "abc-1");
+}
+
+} // namespace
+} // namespace banger
