@@ -23,15 +23,21 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
-if [[ ${#missing[@]} -eq 0 ]]; then
+# The kernel builder asks apt which linux-image-amd64 is current: it needs
+# package lists even when every package above is installed.
+need_lists=0
+apt-cache show linux-image-amd64 >/dev/null 2>&1 || need_lists=1
+if [[ ${#missing[@]} -eq 0 && $need_lists -eq 0 ]]; then
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
-  echo "deps: missing packages: ${missing[*]}" >&2
+  echo "deps: missing packages or package lists: ${missing[*]:-apt lists}" >&2
   echo "deps: run as root (sudo $0) to install them" >&2
   exit 1
 fi
-echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "deps: installing ${missing[*]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
