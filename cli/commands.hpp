@@ -1,0 +1,15 @@
+#pragma once
+// Each command group registers its subcommands on the CLI11 app. A parsed
+// command stores what to run in `selected`; main runs it after parsing.
+
+#include <CLI/CLI.hpp>
+
+#include "cli/common.hpp"
+
+namespace banger::cli {
+
+void add_vm_commands(CLI::App& app, action& selected);
+void add_image_commands(CLI::App& app, action& selected);
+void add_daemon_commands(CLI::App& app, action& selected);
+
+} // namespace banger::cli

@@ -1,0 +1,67 @@
+#include "cli/common.hpp"
+
+#include <chrono>
+
+#include <unistd.h>
+
+#include "cli/progress.hpp"
+#include "cli/render.hpp"
+#include "services/paths.hpp"
+
+namespace banger::cli {
+
+void fail(std::string message) {
+  throw command_error(error_body{"", std::move(message), ""});
+}
+
+std::string not_empty(const std::string& value) {
+  return value.empty() ? "must not be empty" : "";
+}
+
+std::string positive(const std::string& value) {
+  bool digits = !value.empty()
+                && value.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || value.find_first_not_of('0') == std::string::npos)
+    return "must be a whole number from 1 up, not '" + value + "'";
+  return "";
+}
+
+daemon_client connect_daemon() {
+  return daemon_client::connect(resolve_paths().socket());
+}
+
+const wire::json& result_of(const reply& r) {
+  if (!r.ok())
+    throw command_error(r.error());
+  return r.body;
+}
+
+reply call_with_progress(daemon_client& client, const std::string& type,
+                         const wire::json& body) {
+  progress_display progress(STDERR_FILENO);
+  stream_hooks hooks;
+  if (progress.active()) {
+    hooks.on_progress = [&](const progress_event& ev) { progress.update(ev); };
+    hooks.tick = std::chrono::milliseconds(100);
+    hooks.on_tick = [&] { progress.tick(); };
+  }
+  auto r = client.stream(type, body, hooks);
+  progress.stop();
+  return r;
+}
+
+void print(std::string_view text) {
+  wire::write_all(STDOUT_FILENO, text);
+}
+
+void print_json(const reply& r) {
+  result_of(r);
+  print(json_output(r.payload));
+}
+
+std::int64_t now_unix() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace banger::cli

@@ -1,0 +1,224 @@
+// banger daemon start|stop|status
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/render.hpp"
+#include "messages/daemon.hpp"
+#include "services/error.hpp"
+#include "services/paths.hpp"
+#include "services/process.hpp"
+
+namespace banger::cli {
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+constexpr auto start_timeout = 15s;
+constexpr auto stop_timeout = 15s;
+constexpr auto poll_interval = 100ms;
+constexpr auto status_timeout = 2s;
+
+// The daemon's status if something answers on `socket`; `why` says what
+// went wrong otherwise.
+std::optional<daemon_status> query_status(const std::string& socket,
+                                          std::string* why = nullptr) {
+  auto client = daemon_client::try_connect(socket, why);
+  if (!client)
+    return std::nullopt;
+  try {
+    auto r =
+        client->call("daemon.status", wire::json::object(), status_timeout);
+    return decode_result<daemon_status>(r);
+  } catch (const std::exception& e) {
+    if (why != nullptr)
+      *why = e.what();
+    return std::nullopt;
+  }
+}
+
+std::uintmax_t file_size_or_zero(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// The last `lines` lines of `path` written after byte `from`, without the
+// final newline.
+std::string log_tail(const std::string& path, std::uintmax_t from,
+                     std::size_t lines) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return "";
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  auto pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n')
+    --pos;
+  for (std::size_t n = 0; pos > 0; --pos)
+    if (text[pos - 1] == '\n' && ++n == lines)
+      break;
+  auto tail = text.substr(pos);
+  while (!tail.empty() && tail.back() == '\n')
+    tail.pop_back(); // format_error ends the message with one
+  return tail;
+}
+
+// bangerd lives next to the banger that runs (build/bin, /usr/bin, ...).
+std::string bangerd_path() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec)
+    fail("cannot find the banger executable (/proc/self/exe): " + ec.message());
+  return (self.parent_path() / "bangerd").string();
+}
+
+int do_start() {
+  auto p = resolve_paths();
+  if (auto st = query_status(p.socket())) {
+    print(fmt::format("bangerd is already running (pid {}, socket {})\n",
+                      st->pid, p.socket()));
+    return exit_ok;
+  }
+  if (auto err = ensure_dirs(p); !err.empty())
+    fail(err);
+  auto exe = bangerd_path();
+  if (::access(exe.c_str(), X_OK) != 0)
+    fail(fmt::format("cannot run {}: {}; bangerd is expected next to banger",
+                     exe, std::strerror(errno)));
+  auto log = p.daemon_log();
+  auto log_start = file_size_or_zero(log);
+  spawn_options opts;
+  opts.stdout_path = log;
+  opts.stderr_path = log;
+  opts.cwd = "/";
+  auto pid = spawn_detached({exe}, opts);
+  if (!pid)
+    fail("cannot start " + exe + ": " + error_message(pid.error()));
+  auto deadline = clock::now() + start_timeout;
+  for (;;) {
+    std::string why;
+    if (auto st = query_status(p.socket(), &why)) {
+      print(fmt::format("bangerd started (pid {}, {}); log: {}\n", st->pid,
+                        st->accel.empty() ? "accel unknown" : st->accel, log));
+      return exit_ok;
+    }
+    if (!pid_alive(*pid)) {
+      auto tail = log_tail(log, log_start, 20);
+      fail(fmt::format("bangerd exited during startup; {}",
+                       tail.empty() ? "its log " + log + " is empty"
+                                    : "the end of " + log + ":\n" + tail));
+    }
+    if (clock::now() >= deadline)
+      fail(fmt::format("bangerd (pid {}) did not answer at {} within {}s ({}); "
+                       "see {}",
+                       *pid, p.socket(), start_timeout.count(), why, log));
+    // Returns early if bangerd dies.
+    wait_pid_exit(*pid, poll_interval);
+  }
+}
+
+int do_stop() {
+  auto p = resolve_paths();
+  std::string why;
+  auto client = daemon_client::try_connect(p.socket(), &why);
+  if (!client) {
+    print("bangerd is not running\n");
+    return exit_ok;
+  }
+  auto before = query_status(p.socket());
+  try {
+    result_of(
+        client->call("daemon.stop", wire::json::object(), status_timeout));
+  } catch (const client_error&) {
+    // A daemon may close the socket before its reply gets out; whether it
+    // stopped is what the loop below finds out.
+  }
+  auto deadline = clock::now() + stop_timeout;
+  while (query_status(p.socket())) {
+    if (clock::now() >= deadline)
+      fail(fmt::format("bangerd still answers at {} after {}s; see {}",
+                       p.socket(), stop_timeout.count(), p.daemon_log()));
+    std::this_thread::sleep_for(poll_interval);
+  }
+  if (!before)
+    print("bangerd stopped; running VMs keep running\n");
+  else if (before->vms_running == 0)
+    print("bangerd stopped (no VMs were running)\n");
+  else
+    print(fmt::format("bangerd stopped; {} running VM{} keep{} running\n",
+                      before->vms_running, before->vms_running == 1 ? "" : "s",
+                      before->vms_running == 1 ? "s" : ""));
+  return exit_ok;
+}
+
+int do_status(bool json) {
+  auto p = resolve_paths();
+  std::string why;
+  auto client = daemon_client::try_connect(p.socket(), &why);
+  if (!client)
+    fail(
+        fmt::format("bangerd is not running (nothing answers at {}: {}); start "
+                    "it with: banger daemon start",
+                    p.socket(), why));
+  auto r = client->call("daemon.status", wire::json::object(), status_timeout);
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto st = decode_result<daemon_status>(r);
+  print(key_values({
+      {"version", st.version},
+      {"pid", st.pid > 0 ? std::to_string(st.pid) : ""},
+      {"socket", st.socket.empty() ? p.socket() : st.socket},
+      {"state dir", st.state_dir},
+      {"log", p.daemon_log()},
+      {"accel", st.accel},
+      {"vms", fmt::format("{} ({} running)", st.vms_total, st.vms_running)},
+  }));
+  return exit_ok;
+}
+
+} // namespace
+
+void add_daemon_commands(CLI::App& app, action& selected) {
+  auto* daemon =
+      app.add_subcommand("daemon", "Start, stop and inspect bangerd");
+  daemon->require_subcommand(1);
+
+  auto* start = daemon->add_subcommand(
+      "start",
+      "Start bangerd in the background (does nothing if it runs already)");
+  start->footer(
+      "bangerd is started from the directory of this banger executable and "
+      "logs to\n$XDG_STATE_HOME/banger/bangerd.log.");
+  start->callback([&selected] { selected = {do_start}; });
+
+  auto* stop =
+      daemon->add_subcommand("stop", "Stop bangerd; running VMs keep running "
+                                     "and are found again on the next start");
+  stop->callback([&selected] { selected = {do_stop}; });
+
+  auto json = std::make_shared<bool>(false);
+  auto* status = daemon->add_subcommand(
+      "status",
+      "Show whether bangerd runs, and its details (exit 1 if it does not run)");
+  status->add_flag("--json", *json, "Print the daemon's reply as JSON");
+  status->callback(
+      [json, &selected] { selected = {[json] { return do_status(*json); }}; });
+}
+
+} // namespace banger::cli

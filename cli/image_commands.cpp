@@ -1,0 +1,140 @@
+// banger image list|import, banger kernel list|import
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/render.hpp"
+#include "messages/image.hpp"
+
+namespace banger::cli {
+
+namespace {
+
+struct import_opts {
+  std::string name;
+  std::string path;   // --rootfs FILE or --from DIR
+  std::string kernel; // images only
+};
+
+// The daemon runs elsewhere (another cwd): send absolute paths.
+std::string absolute(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  if (ec)
+    fail("cannot resolve " + path + ": " + ec.message());
+  return abs.lexically_normal().string();
+}
+
+int do_image_list(bool json) {
+  auto client = connect_daemon();
+  auto r = client.call("image.list", wire::json::object());
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto list = decode_result<image_list>(r);
+  table t({"NAME", "KERNEL", "SIZE", "CREATED"});
+  auto now = now_unix();
+  for (auto& img : list.images)
+    t.add_row({{img.name},
+               {img.kernel.empty() ? "-" : img.kernel},
+               {format_bytes(img.size_bytes)},
+               {format_created(img.created_at, now)}});
+  print(t.render(colour_enabled(STDOUT_FILENO)));
+  return exit_ok;
+}
+
+int do_image_import(const import_opts& o) {
+  image_import_request req{o.name, absolute(o.path), o.kernel};
+  auto client = connect_daemon();
+  auto img = decode_result<image_info>(
+      call_with_progress(client, "image.import", to_json(req)));
+  print("image " + img.name + " imported (" + format_bytes(img.size_bytes)
+        + ")\n");
+  return exit_ok;
+}
+
+int do_kernel_list(bool json) {
+  auto client = connect_daemon();
+  auto r = client.call("kernel.list", wire::json::object());
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto list = decode_result<kernel_list>(r);
+  table t({"NAME", "VERSION", "CREATED"});
+  auto now = now_unix();
+  for (auto& k : list.kernels)
+    t.add_row({{k.name},
+               {k.version.empty() ? "-" : k.version},
+               {format_created(k.created_at, now)}});
+  print(t.render(colour_enabled(STDOUT_FILENO)));
+  return exit_ok;
+}
+
+int do_kernel_import(const import_opts& o) {
+  kernel_import_request req{o.name, absolute(o.path)};
+  auto client = connect_daemon();
+  auto k = decode_result<kernel_info>(
+      call_with_progress(client, "kernel.import", to_json(req)));
+  print("kernel " + k.name + " imported"
+        + (k.version.empty() ? "" : " (" + k.version + ")") + "\n");
+  return exit_ok;
+}
+
+void add_list(CLI::App& group, action& selected, const char* what,
+              int (*list)(bool)) {
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = group.add_subcommand("list", std::string("List ") + what);
+  cmd->alias("ls");
+  cmd->add_flag("--json", *json, "Print the daemon's reply as JSON");
+  cmd->callback([json, list, &selected] {
+    selected = {[json, list] { return list(*json); }};
+  });
+}
+
+} // namespace
+
+void add_image_commands(CLI::App& app, action& selected) {
+  auto* image = app.add_subcommand("image", "Manage root filesystem images");
+  image->require_subcommand(1);
+  add_list(*image, selected, "images", do_image_list);
+
+  auto o = std::make_shared<import_opts>();
+  auto* imp = image->add_subcommand(
+      "import", "Copy a raw ext4 root filesystem into banger as an image");
+  imp->add_option("name", o->name, "Name of the new image")
+      ->required()
+      ->check(not_empty);
+  imp->add_option("--rootfs", o->path, "The raw ext4 file to copy in")
+      ->required()
+      ->check(CLI::ExistingFile);
+  imp->add_option("--kernel", o->kernel,
+                  "Kernel that VMs of this image boot by default; default: the "
+                  "default kernel");
+  imp->footer("Example:\n  banger image import debian --rootfs ./debian.ext4 "
+              "--kernel 6.1");
+  imp->callback(
+      [o, &selected] { selected = {[o] { return do_image_import(*o); }}; });
+
+  auto* kernel = app.add_subcommand("kernel", "Manage guest kernels");
+  kernel->require_subcommand(1);
+  add_list(*kernel, selected, "kernels", do_kernel_list);
+
+  auto k = std::make_shared<import_opts>();
+  auto* kimp =
+      kernel->add_subcommand("import", "Copy a guest kernel into banger");
+  kimp->add_option("name", k->name, "Name of the new kernel")
+      ->required()
+      ->check(not_empty);
+  kimp->add_option("--from", k->path,
+                   "Directory holding vmlinux (and optionally initrd.img and a "
+                   "'version' file)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  kimp->footer("Example:\n  banger kernel import 6.1 --from ./kernel-out");
+  kimp->callback(
+      [k, &selected] { selected = {[k] { return do_kernel_import(*k); }}; });
+}
+
+} // namespace banger::cli

@@ -1,0 +1,99 @@
+#include "cli/progress.hpp"
+
+#include <cstdlib>
+#include <string_view>
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli/render.hpp"
+#include "messages/wire.hpp"
+
+namespace banger::cli {
+
+namespace {
+
+constexpr std::string_view unicode_frames[] = {"⠋", "⠙", "⠹", "⠸", "⠼",
+                                               "⠴", "⠦", "⠧", "⠇", "⠏"};
+constexpr std::string_view ascii_frames[] = {"|", "/", "-", "\\"};
+
+bool utf8_locale() {
+  for (const char* var : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+    const char* v = std::getenv(var);
+    if (v != nullptr && v[0] != '\0') {
+      std::string_view s(v);
+      return s.find("UTF-8") != s.npos || s.find("utf8") != s.npos
+             || s.find("utf-8") != s.npos || s.find("UTF8") != s.npos;
+    }
+  }
+  return false;
+}
+
+std::size_t terminal_columns(int fd) {
+  winsize ws{};
+  if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  return 80;
+}
+
+// Cuts `text` to at most `cols` code points.
+std::string fit(const std::string& text, std::size_t cols) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80 && n++ == cols)
+      return text.substr(0, i);
+  }
+  return text;
+}
+
+} // namespace
+
+progress_display::progress_display(int fd) : fd_(fd) {
+  active_ = ::isatty(fd) == 1;
+  colour_ = colour_enabled(fd);
+  unicode_ = utf8_locale();
+}
+
+progress_display::~progress_display() {
+  clear();
+}
+
+void progress_display::update(const progress_event& ev) {
+  if (!active_)
+    return;
+  text_ = ev.message.empty() ? ev.stage : ev.stage + ": " + ev.message;
+  draw();
+}
+
+void progress_display::tick() {
+  if (!active_ || text_.empty())
+    return;
+  ++frame_;
+  draw();
+}
+
+void progress_display::clear() {
+  if (!drawn_)
+    return;
+  wire::write_all(fd_, "\r\x1b[2K");
+  drawn_ = false;
+}
+
+void progress_display::stop() {
+  clear();
+  active_ = false;
+}
+
+void progress_display::draw() {
+  std::string_view spin =
+      unicode_ ? unicode_frames[frame_ % std::size(unicode_frames)]
+               : ascii_frames[frame_ % std::size(ascii_frames)];
+  // Never wrap: a wrapped line cannot be erased with \r.
+  auto cols = terminal_columns(fd_);
+  auto line = fit(text_, cols > 3 ? cols - 3 : 0);
+  wire::write_all(fd_,
+                  "\r\x1b[2K" + paint(spin, sgr::yellow, colour_) + " " + line);
+  drawn_ = true;
+}
+
+} // namespace banger::cli

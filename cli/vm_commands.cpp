@@ -1,0 +1,290 @@
+// banger vm run|create|list|show|exec|stop|start|delete
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/exec_stream.hpp"
+#include "cli/render.hpp"
+#include "messages/vm.hpp"
+
+namespace banger::cli {
+
+namespace {
+
+struct run_opts {
+  vm_spec spec;
+  bool rm = false;
+  bool interactive = false;
+  std::vector<std::string> command;
+};
+
+struct exec_opts {
+  std::string name;
+  bool interactive = false;
+  std::vector<std::string> command;
+};
+
+struct name_opts {
+  std::string name;
+  bool json = false;
+  bool force = false;
+  std::uint32_t timeout_s = 0;
+};
+
+void add_spec_options(CLI::App& cmd, vm_spec& spec) {
+  cmd.add_option(
+         "--name", spec.name,
+         "Name of the VM (letters, digits, '-'); default: a generated name")
+      ->check(not_empty);
+  cmd.add_option("--image", spec.image,
+                 "Root filesystem image to boot; default: the default image");
+  cmd.add_option("--kernel", spec.kernel,
+                 "Guest kernel; default: the image's kernel");
+  cmd.add_option("--vcpu", spec.vcpu,
+                 "Number of virtual CPUs; default: the daemon's")
+      ->check(positive);
+  cmd.add_option("--memory", spec.memory_mib,
+                 "Memory in MiB; default: the daemon's")
+      ->check(positive);
+}
+
+void add_command_arg(CLI::App& cmd, std::vector<std::string>& argv) {
+  cmd.add_option(
+         "CMD", argv,
+         "The command and its arguments, after '--'; passed to the guest "
+         "as typed, without a shell")
+      ->required();
+}
+
+std::string ready_line(const vm_info& vm) {
+  return vm.name + " ready in " + format_seconds(vm.boot_ms) + "\n";
+}
+
+int do_run(const run_opts& o) {
+  vm_run_request req;
+  req.spec = o.spec;
+  req.exec.argv = o.command;
+  req.exec.stdin_open = o.interactive;
+  req.rm = o.rm;
+  auto client = connect_daemon();
+  return stream_command(client, "vm.run", to_json(req), o.interactive);
+}
+
+int do_exec(const exec_opts& o) {
+  vm_exec_request req;
+  req.name = o.name;
+  req.exec.argv = o.command;
+  req.exec.stdin_open = o.interactive;
+  auto client = connect_daemon();
+  return stream_command(client, "vm.exec", to_json(req), o.interactive);
+}
+
+int do_create(const vm_spec& spec) {
+  auto client = connect_daemon();
+  auto vm = decode_result<vm_info>(
+      call_with_progress(client, "vm.create", to_json(spec)));
+  print(ready_line(vm));
+  return exit_ok;
+}
+
+int do_start(const std::string& name) {
+  auto client = connect_daemon();
+  auto vm = decode_result<vm_info>(
+      call_with_progress(client, "vm.start", to_json(vm_ref{name})));
+  print(ready_line(vm));
+  return exit_ok;
+}
+
+int do_list(bool json) {
+  auto client = connect_daemon();
+  auto r = client.call("vm.list", wire::json::object());
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto list = decode_result<vm_list>(r);
+  table t({"NAME", "STATE", "IMAGE", "VCPU", "MEM", "CREATED"});
+  auto now = now_unix();
+  for (auto& vm : list.vms)
+    t.add_row({{vm.name},
+               {vm.state, state_style(vm.state)},
+               {vm.image.empty() ? "-" : vm.image},
+               {std::to_string(vm.vcpu)},
+               {format_mib(vm.memory_mib)},
+               {format_created(vm.created_at, now)}});
+  print(t.render(colour_enabled(STDOUT_FILENO)));
+  return exit_ok;
+}
+
+std::string with_age(const std::string& time, std::int64_t now) {
+  if (time.empty())
+    return "";
+  auto age = format_created(time, now);
+  return age == time ? time : time + " (" + age + ")";
+}
+
+int do_show(const std::string& name, bool json) {
+  auto client = connect_daemon();
+  auto r = client.call("vm.show", to_json(vm_ref{name}));
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto vm = decode_result<vm_info>(r);
+  auto now = now_unix();
+  print(key_values({
+      {"name", vm.name},
+      {"id", vm.id},
+      {"state", vm.state},
+      {"image", vm.image},
+      {"kernel", vm.kernel},
+      {"vcpu", std::to_string(vm.vcpu)},
+      {"memory", format_mib(vm.memory_mib)},
+      {"pid", vm.pid > 0 ? std::to_string(vm.pid) : ""},
+      {"created", with_age(vm.created_at, now)},
+      {"started", with_age(vm.started_at, now)},
+      {"boot time", vm.boot_ms > 0 ? format_seconds(vm.boot_ms) : ""},
+      {"last error", vm.last_error},
+      {"dir", vm.dir},
+  }));
+  return exit_ok;
+}
+
+int do_stop(const std::string& name, std::uint32_t timeout_s) {
+  auto client = connect_daemon();
+  auto vm = decode_result<vm_info>(
+      client.call("vm.stop", to_json(vm_stop_request{name, timeout_s})));
+  print(vm.name + " stopped\n");
+  return exit_ok;
+}
+
+int do_delete(const std::string& name, bool force) {
+  auto client = connect_daemon();
+  result_of(client.call("vm.delete", to_json(vm_delete_request{name, force})));
+  print(name + " deleted\n");
+  return exit_ok;
+}
+
+void add_run(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<run_opts>();
+  auto* cmd = vm.add_subcommand(
+      "run", "Boot a fresh VM, run one command in it and stream its output");
+  add_spec_options(*cmd, o->spec);
+  cmd->add_flag(
+      "--rm", o->rm,
+      "Delete the VM when the command ends (else it is kept, stopped)");
+  cmd->add_flag("-i,--interactive", o->interactive,
+                "Forward stdin to the command (else its stdin is empty)");
+  add_command_arg(*cmd, o->command);
+  cmd->footer(
+      "The command's stdout and stderr arrive byte for byte on banger's own; "
+      "banger\n"
+      "exits with the command's status (128+N if signal N killed it, 125 if "
+      "banger\n"
+      "failed). Ctrl-C, SIGTERM and SIGHUP reach the command; a second Ctrl-C\n"
+      "cancels it, a third stops waiting.\n\n"
+      "Examples:\n"
+      "  banger vm run --rm -- uname -a\n"
+      "  banger vm run --rm --memory 1024 -- printf '%s|' 'a b' c\n"
+      "  tar c src | banger vm run --rm -i -- tar x -C /tmp");
+  cmd->callback([o, &selected] {
+    selected = {[o] { return do_run(*o); }, exit_run_failure};
+  });
+}
+
+void add_exec(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<exec_opts>();
+  auto* cmd = vm.add_subcommand(
+      "exec", "Run a command in a running VM and stream its output");
+  cmd->add_option("name", o->name, "The VM")->required();
+  cmd->add_flag("-i,--interactive", o->interactive,
+                "Forward stdin to the command (else its stdin is empty)");
+  add_command_arg(*cmd, o->command);
+  cmd->footer("Output, signals and exit status work as for 'banger vm run'.\n\n"
+              "Examples:\n"
+              "  banger vm exec box -- ls -l /\n"
+              "  echo hello | banger vm exec box -i -- cat");
+  cmd->callback([o, &selected] {
+    selected = {[o] { return do_exec(*o); }, exit_run_failure};
+  });
+}
+
+void add_create(CLI::App& vm, action& selected) {
+  auto spec = std::make_shared<vm_spec>();
+  auto* cmd =
+      vm.add_subcommand("create", "Create and boot a VM that stays running");
+  add_spec_options(*cmd, *spec);
+  cmd->footer("Examples:\n"
+              "  banger vm create --name box\n"
+              "  banger vm create --name big --vcpu 4 --memory 4096");
+  cmd->callback(
+      [spec, &selected] { selected = {[spec] { return do_create(*spec); }}; });
+}
+
+void add_list(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<name_opts>();
+  auto* cmd = vm.add_subcommand("list", "List VMs");
+  cmd->alias("ls");
+  cmd->add_flag("--json", o->json, "Print the daemon's reply as JSON");
+  cmd->callback(
+      [o, &selected] { selected = {[o] { return do_list(o->json); }}; });
+}
+
+void add_show(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<name_opts>();
+  auto* cmd = vm.add_subcommand("show", "Show one VM in detail");
+  cmd->add_option("name", o->name, "The VM")->required();
+  cmd->add_flag("--json", o->json, "Print the daemon's reply as JSON");
+  cmd->callback([o, &selected] {
+    selected = {[o] { return do_show(o->name, o->json); }};
+  });
+}
+
+void add_stop(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<name_opts>();
+  auto* cmd =
+      vm.add_subcommand("stop", "Shut a VM down (it can be started again)");
+  cmd->add_option("name", o->name, "The VM")->required();
+  cmd->add_option(
+      "--timeout", o->timeout_s,
+      "Seconds to wait for a clean shutdown before the VM is killed; "
+      "default: the daemon's");
+  cmd->callback([o, &selected] {
+    selected = {[o] { return do_stop(o->name, o->timeout_s); }};
+  });
+}
+
+void add_start(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<name_opts>();
+  auto* cmd = vm.add_subcommand("start", "Boot a stopped VM");
+  cmd->add_option("name", o->name, "The VM")->required();
+  cmd->callback(
+      [o, &selected] { selected = {[o] { return do_start(o->name); }}; });
+}
+
+void add_delete(CLI::App& vm, action& selected) {
+  auto o = std::make_shared<name_opts>();
+  auto* cmd = vm.add_subcommand("delete", "Delete a stopped VM and its disk");
+  cmd->alias("rm");
+  cmd->add_option("name", o->name, "The VM")->required();
+  cmd->add_flag("-f,--force", o->force, "Stop the VM first if it is running");
+  cmd->callback([o, &selected] {
+    selected = {[o] { return do_delete(o->name, o->force); }};
+  });
+}
+
+} // namespace
+
+void add_vm_commands(CLI::App& app, action& selected) {
+  auto* vm = app.add_subcommand("vm", "Create, run and manage VMs");
+  vm->require_subcommand(1);
+  add_run(*vm, selected);
+  add_create(*vm, selected);
+  add_list(*vm, selected);
+  add_show(*vm, selected);
+  add_exec(*vm, selected);
+  add_stop(*vm, selected);
+  add_start(*vm, selected);
+  add_delete(*vm, selected);
+}
+
+} // namespace banger::cli

@@ -1,0 +1,226 @@
+#include "cli/render.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "messages/wire.hpp"
+
+namespace {
+
+using namespace banger;
+using namespace banger::cli;
+
+std::string payload_of(const wire::envelope& env) {
+  return wire::encode_frame(env).substr(4);
+}
+
+// -- exit codes
+// -------------------------------------------------------------------
+
+TEST(cli_exit_code, passes_the_commands_own_code_through) {
+  EXPECT_EQ(exit_code_of({0, 0}), 0);
+  EXPECT_EQ(exit_code_of({7, 0}), 7);
+  EXPECT_EQ(exit_code_of({255, 0}), 255);
+}
+
+TEST(cli_exit_code, maps_a_signal_to_128_plus_its_number) {
+  EXPECT_EQ(exit_code_of({0, SIGKILL}), 137);
+  EXPECT_EQ(exit_code_of({143, SIGTERM}), 143);
+  // The signal wins even if exit_code disagrees.
+  EXPECT_EQ(exit_code_of({1, SIGINT}), 130);
+}
+
+TEST(cli_exit_code, keeps_the_low_byte_like_the_os) {
+  EXPECT_EQ(exit_code_of({256, 0}), 0);
+  EXPECT_EQ(exit_code_of({-1, 0}), 255);
+}
+
+TEST(cli_exit_code, constants_match_the_documented_convention) {
+  EXPECT_EQ(exit_ok, 0);
+  EXPECT_EQ(exit_failure, 1);
+  EXPECT_EQ(exit_usage, 2);
+  EXPECT_EQ(exit_run_failure, 125);
+}
+
+TEST(cli_signal_policy, forwards_then_cancels_then_abandons_on_sigint) {
+  EXPECT_EQ(action_for_signal(SIGINT, 0), signal_action::forward);
+  EXPECT_EQ(action_for_signal(SIGINT, 1), signal_action::cancel);
+  EXPECT_EQ(action_for_signal(SIGINT, 2), signal_action::abandon);
+}
+
+TEST(cli_signal_policy, always_forwards_sigterm_and_sighup) {
+  for (int before : {0, 1, 5}) {
+    EXPECT_EQ(action_for_signal(SIGTERM, before), signal_action::forward);
+    EXPECT_EQ(action_for_signal(SIGHUP, before), signal_action::forward);
+  }
+}
+
+// -- tables
+// -------------------------------------------------------------------------
+
+TEST(cli_table, aligns_columns_with_two_spaces_and_no_trailing_blanks) {
+  table t({"NAME", "STATE", "MEM"});
+  t.add_row({{"box"}, {"running"}, {"512MiB"}});
+  t.add_row({{"a-longer-name"}, {"stopped"}, {"2GiB"}});
+  EXPECT_EQ(t.render(false), "NAME           STATE    MEM\n"
+                             "box            running  512MiB\n"
+                             "a-longer-name  stopped  2GiB\n");
+}
+
+TEST(cli_table, colour_does_not_shift_columns) {
+  table t({"NAME", "STATE", "X"});
+  t.add_row({{"box"}, {"running", sgr::green}, {"1"}});
+  EXPECT_EQ(t.render(true), "NAME  STATE    X\n"
+                            "box   \x1b[32mrunning\x1b[0m  1\n");
+}
+
+TEST(cli_table, measures_utf8_by_code_points) {
+  table t({"NAME", "X"});
+  t.add_row({{"größe"}, {"1"}});
+  t.add_row({{"ab"}, {"2"}});
+  EXPECT_EQ(t.render(false), "NAME   X\n"
+                             "größe  1\n"
+                             "ab     2\n");
+}
+
+TEST(cli_table, empty_table_prints_the_header_and_empty_last_cells_no_padding) {
+  table t({"NAME", "IMAGE"});
+  EXPECT_EQ(t.render(false), "NAME  IMAGE\n");
+  t.add_row({{"box"}, {""}});
+  EXPECT_EQ(t.render(false), "NAME  IMAGE\nbox\n");
+}
+
+TEST(cli_table, short_rows_are_padded_with_empty_cells) {
+  table t({"A", "B", "C"});
+  t.add_row({{"x"}});
+  EXPECT_EQ(t.render(false), "A  B  C\nx\n");
+}
+
+TEST(cli_key_values, aligns_values_and_dashes_empty_ones) {
+  EXPECT_EQ(key_values({{"name", "box"}, {"last error", ""}, {"id", "ab"}}),
+            "name:        box\n"
+            "last error:  -\n"
+            "id:          ab\n");
+}
+
+// -- durations, times, sizes
+// -------------------------------------------------------------
+
+TEST(cli_duration, one_decimal_rounded_half_up) {
+  EXPECT_EQ(format_seconds(0), "0.0s");
+  EXPECT_EQ(format_seconds(49), "0.0s");
+  EXPECT_EQ(format_seconds(50), "0.1s");
+  EXPECT_EQ(format_seconds(3400), "3.4s");
+  EXPECT_EQ(format_seconds(3449), "3.4s");
+  EXPECT_EQ(format_seconds(3450), "3.5s");
+  EXPECT_EQ(format_seconds(9960), "10.0s");
+  EXPECT_EQ(format_seconds(125000), "125.0s");
+}
+
+TEST(cli_time, parses_rfc3339_in_utc_and_with_offsets) {
+  EXPECT_EQ(parse_rfc3339("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parse_rfc3339("2024-01-01T10:00:00Z"), 1704103200);
+  EXPECT_EQ(parse_rfc3339("2024-01-01T10:00:00.123456Z"), 1704103200);
+  EXPECT_EQ(parse_rfc3339("2024-01-01T12:00:00+02:00"), 1704103200);
+  EXPECT_EQ(parse_rfc3339("2024-01-01T08:30:00-01:30"), 1704103200);
+  EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), 1709164800);
+}
+
+TEST(cli_time, refuses_malformed_times) {
+  EXPECT_FALSE(parse_rfc3339(""));
+  EXPECT_FALSE(parse_rfc3339("2024-01-01"));
+  EXPECT_FALSE(parse_rfc3339("2024-01-01T10:00:00"));
+  EXPECT_FALSE(parse_rfc3339("2024-13-01T10:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339("2024-01-01T10:00:00Zjunk"));
+  EXPECT_FALSE(parse_rfc3339("yesterday at noon!!"));
+}
+
+TEST(cli_time, ages_are_compact) {
+  EXPECT_EQ(format_age(-5), "just now");
+  EXPECT_EQ(format_age(0), "just now");
+  EXPECT_EQ(format_age(42), "42s ago");
+  EXPECT_EQ(format_age(60), "1m ago");
+  EXPECT_EQ(format_age(3599), "59m ago");
+  EXPECT_EQ(format_age(7200), "2h ago");
+  EXPECT_EQ(format_age(86400 * 12 + 5), "12d ago");
+}
+
+TEST(cli_time, created_column) {
+  EXPECT_EQ(format_created("", 0), "-");
+  EXPECT_EQ(format_created("not a time", 0), "not a time");
+  EXPECT_EQ(format_created("2024-01-01T10:00:00Z", 1704103200 + 300), "5m ago");
+}
+
+TEST(cli_size, mib_and_bytes_use_binary_units) {
+  EXPECT_EQ(format_mib(512), "512MiB");
+  EXPECT_EQ(format_mib(1024), "1GiB");
+  EXPECT_EQ(format_mib(1536), "1.5GiB");
+  EXPECT_EQ(format_mib(16384), "16GiB");
+  EXPECT_EQ(format_bytes(0), "0B");
+  EXPECT_EQ(format_bytes(1023), "1023B");
+  EXPECT_EQ(format_bytes(1024), "1KiB");
+  EXPECT_EQ(format_bytes(831488), "812KiB");
+  EXPECT_EQ(format_bytes(1288490188), "1.2GiB");
+  EXPECT_EQ(format_bytes(2147483648), "2GiB");
+}
+
+// -- colour, errors, JSON
+// ----------------------------------------------------------------
+
+TEST(cli_colour, paint_only_when_enabled) {
+  EXPECT_EQ(paint("x", sgr::red, false), "x");
+  EXPECT_EQ(paint("x", sgr::none, true), "x");
+  EXPECT_EQ(paint("x", sgr::red, true), "\x1b[31mx\x1b[0m");
+}
+
+TEST(cli_colour, no_color_disables_it) {
+  ::setenv("NO_COLOR", "1", 1);
+  EXPECT_FALSE(colour_enabled(1));
+  ::unsetenv("NO_COLOR");
+}
+
+TEST(cli_colour, states_have_styles) {
+  EXPECT_EQ(state_style("running"), sgr::green);
+  EXPECT_EQ(state_style("error"), sgr::red);
+  EXPECT_EQ(state_style("stopped"), sgr::dim);
+  EXPECT_EQ(state_style("starting"), sgr::yellow);
+}
+
+TEST(cli_error, message_with_and_without_op) {
+  EXPECT_EQ(format_error({"not_found", "no VM named 'x'", ""}, false),
+            "banger: no VM named 'x'\n");
+  EXPECT_EQ(format_error({"not_found", "no VM named 'x'", "op-7"}, false),
+            "banger: no VM named 'x' (op op-7)\n");
+  EXPECT_EQ(format_error({"not_found", "boom", "op-7"}, true),
+            "banger: boom\x1b[2m (op op-7)\x1b[0m\n");
+}
+
+TEST(cli_json, prints_the_body_pretty_in_the_order_sent) {
+  // Written by hand so that keys are deliberately not sorted.
+  std::string payload =
+      R"({"v":1,"id":3,"type":"result","body":{"version":"0.1.0","pid":42,"accel":"kvm"}})";
+  EXPECT_EQ(json_output(payload), "{\n"
+                                  "  \"version\": \"0.1.0\",\n"
+                                  "  \"pid\": 42,\n"
+                                  "  \"accel\": \"kvm\"\n"
+                                  "}\n");
+}
+
+TEST(cli_json, lists_keep_their_shape) {
+  wire::envelope env;
+  env.id = 1;
+  env.type = "result";
+  env.body = {{"vms", wire::json::array()}};
+  EXPECT_EQ(json_output(payload_of(env)), "{\n  \"vms\": []\n}\n");
+}
+
+TEST(cli_json, keeps_utf8_as_is) {
+  std::string payload =
+      R"({"v":1,"id":1,"type":"result","body":{"name":"größe"}})";
+  EXPECT_EQ(json_output(payload), "{\n  \"name\": \"größe\"\n}\n");
+}
+
+} // namespace
