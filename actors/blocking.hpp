@@ -5,6 +5,11 @@
 // continue in `.then`, so they never block (CAF's manual: blocking calls
 // starve the scheduler).
 //
+// Under CAF's test coordinator (the actor tests) the worker is a scheduled
+// actor instead, so that `sched.run()` runs the job deterministically in the
+// test's thread; a detached worker would enqueue its reply into the
+// coordinator's unsynchronized job queue from another thread.
+//
 //   self->request(blocking(self, [=] { return driver->launch(spec); }),
 //                 caf::infinite, atom::run_v)
 //     .then([=](vm_runtime rt) { ... }, [=](caf::error& err) { ... });
@@ -18,6 +23,7 @@
 #include <caf/expected.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/result.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 
 #include "messages/type_ids.hpp"
 
@@ -28,18 +34,22 @@ template <class F>
 caf::actor blocking(caf::local_actor* self, F fn) {
   using expected_type = std::invoke_result_t<F&>;
   using value_type = typename expected_type::value_type;
-  return self->home_system().spawn<caf::detached>(
-    [fn = std::move(fn)](caf::event_based_actor* worker) mutable
+  auto job = [fn = std::move(fn)](caf::event_based_actor* worker) mutable
     -> caf::behavior {
-      return {
-        [worker, fn = std::move(fn)](atom::run) mutable
-        -> caf::result<value_type> {
-          auto r = fn();
-          worker->quit();
-          return r;
-        },
-      };
-    });
+    return {
+      [worker, fn = std::move(fn)](atom::run) mutable
+      -> caf::result<value_type> {
+        auto r = fn();
+        worker->quit();
+        return r;
+      },
+    };
+  };
+  auto& sys = self->home_system();
+  if (dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler())
+      != nullptr)
+    return sys.spawn(std::move(job));
+  return sys.spawn<caf::detached>(std::move(job));
 }
 
 } // namespace banger

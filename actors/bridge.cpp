@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <caf/send.hpp>
+
 #include "actors/socket_reader.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
@@ -49,7 +51,7 @@ bridge::listen(caf::actor_system& sys, const std::string& socket_path,
   std::unique_ptr<bridge> b(new bridge);
   b->fd_ = fd;
   b->path_ = socket_path;
-  b->acceptor_ = std::thread([&sys, fd, deps] {
+  b->acceptor_ = std::thread([&sys, fd, deps, self = b.get()] {
     for (;;) {
       int client = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) {
@@ -57,7 +59,14 @@ bridge::listen(caf::actor_system& sys, const std::string& socket_path,
           continue;
         return; // shut down
       }
-      spawn_connection(sys, client, deps);
+      auto conn = spawn_connection(sys, client, deps);
+      std::lock_guard<std::mutex> guard(self->mtx_);
+      // Forget connections that ended, keep the live ones for close().
+      std::erase_if(self->connections_,
+                    [](const caf::actor_addr& a) {
+                      return !caf::actor_cast<caf::strong_actor_ptr>(a);
+                    });
+      self->connections_.push_back(conn.address());
     }
   });
   log::info("bridge", "listening on {}", socket_path);
@@ -73,6 +82,10 @@ void bridge::close() {
   ::close(fd_);
   fd_ = -1;
   ::unlink(path_.c_str());
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& conn : connections_)
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  connections_.clear();
 }
 
 bridge::~bridge() {

@@ -3,7 +3,11 @@
 // connection actor of its own.
 
 #include <string>
+#include <mutex>
 #include <thread>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
@@ -22,8 +26,8 @@ public:
 
   ~bridge();
 
-  /// Stops accepting and removes the socket file. Existing connections end
-  /// on their own.
+  /// Stops accepting, removes the socket file and ends every connection
+  /// (their clients see EOF; what they ran is cancelled).
   void close();
 
 private:
@@ -31,6 +35,8 @@ private:
   int fd_ = -1;
   std::string path_;
   std::thread acceptor_;
+  std::mutex mtx_;
+  std::vector<caf::actor_addr> connections_;
 };
 
 } // namespace banger

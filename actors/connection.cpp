@@ -321,8 +321,9 @@ caf::behavior connection_impl(self_ptr self, int fd, bridge_deps deps) {
 
 } // namespace
 
-void spawn_connection(caf::actor_system& sys, int fd, bridge_deps deps) {
-  sys.spawn<caf::detached>(connection_impl, fd, std::move(deps));
+caf::actor spawn_connection(caf::actor_system& sys, int fd,
+                            bridge_deps deps) {
+  return sys.spawn<caf::detached>(connection_impl, fd, std::move(deps));
 }
 
 } // namespace banger

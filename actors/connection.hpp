@@ -17,6 +17,6 @@ struct bridge_deps {
 };
 
 /// Takes ownership of `fd`.
-void spawn_connection(caf::actor_system& sys, int fd, bridge_deps deps);
+caf::actor spawn_connection(caf::actor_system& sys, int fd, bridge_deps deps);
 
 } // namespace banger

@@ -491,9 +491,12 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
   self->state.state
     = parse_vm_state(self->state.rec.info.state).value_or(vm_state::created);
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    // Daemon shutdown: stop watching, leave the VMM running.
+    // Daemon shutdown: stop watching and close the agent connection (its
+    // reader thread would keep the daemon alive), leave the VMM running.
     if (self->state.watch_stop)
       self->state.watch_stop->store(true);
+    if (self->state.agent)
+      self->send_exit(self->state.agent, msg.reason);
     self->quit(msg.reason);
   });
   return {
