@@ -1,4 +1,5 @@
 // banger daemon start|stop|status
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -147,12 +148,24 @@ int do_stop() {
     // A daemon may close the socket before its reply gets out; whether it
     // stopped is what the loop below finds out.
   }
+  // An open connection can keep the daemon from finishing its shutdown.
+  client.reset();
   auto deadline = clock::now() + stop_timeout;
   while (query_status(p.socket())) {
     if (clock::now() >= deadline)
       fail(fmt::format("bangerd still answers at {} after {}s; see {}",
                        p.socket(), stop_timeout.count(), p.daemon_log()));
     std::this_thread::sleep_for(poll_interval);
+  }
+  // The socket closes before the process ends: wait for that too, so that a
+  // `daemon start` right after finds no old daemon.
+  if (before && before->pid > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock::now());
+    if (!wait_pid_exit(before->pid, std::max(left, 0ms)))
+      fail(fmt::format("bangerd (pid {}) stopped answering but still runs "
+                       "after {}s; see {}",
+                       before->pid, stop_timeout.count(), p.daemon_log()));
   }
   if (!before)
     print("bangerd stopped; running VMs keep running\n");

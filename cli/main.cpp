@@ -42,9 +42,13 @@ void ensure_std_fds() {
              fd == 0 ? O_RDONLY : O_WRONLY); // takes the lowest free fd: `fd`
 }
 
+// One line, so that scripts can show the error as is.
 std::string failure_message(const CLI::App*, const CLI::Error& e) {
-  return std::string("banger: ") + e.what()
-         + "\nRun with --help for more information.\n";
+  std::string what = e.what();
+  for (auto& c : what)
+    if (c == '\n')
+      c = ' ';
+  return "banger: " + what + " (see --help)\n";
 }
 
 } // namespace
