@@ -147,7 +147,7 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
                           std::string vm_name) {
   auto& st = self->state;
   st.vm = std::move(vm_name);
-  st.fd = connect_unix(socket_path);
+  st.fd = wire::connect_unix(socket_path);
   if (st.fd < 0)
     st.broken = "cannot connect to " + socket_path + ": "
                 + std::strerror(errno);

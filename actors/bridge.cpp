@@ -19,7 +19,7 @@ namespace banger {
 caf::expected<std::unique_ptr<bridge>>
 bridge::listen(caf::actor_system& sys, const std::string& socket_path,
                bridge_deps deps) {
-  if (int probe = connect_unix(socket_path); probe >= 0) {
+  if (int probe = wire::connect_unix(socket_path); probe >= 0) {
     ::close(probe);
     return make_error(ec::already_exists,
                       "another bangerd is already listening on " + socket_path

@@ -36,7 +36,4 @@ private:
   std::thread thread_;
 };
 
-/// Connects to a Unix stream socket; returns the fd or -1 with errno set.
-int connect_unix(const std::string& path);
-
 } // namespace banger

@@ -331,25 +331,6 @@ struct series {
 
 // -- the agent, spoken directly (a) ------------------------------------------------
 
-int connect_unix(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -1;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
-}
 
 /// Connects to QEMU's end of the agent port and asks "health" until the
 /// agent answers. Returns the time of the answer relative to `t0`. Throws if
@@ -379,7 +360,7 @@ double wait_for_agent(const std::string& sock, std::int64_t pid,
                                + ") exited before the agent answered");
     }
     if (fd < 0) {
-      fd = connect_unix(sock);
+      fd = wire::connect_unix(sock);
       if (fd < 0) {
         last = std::string("connect: ") + std::strerror(errno);
         std::this_thread::sleep_for(2ms);

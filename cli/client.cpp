@@ -54,24 +54,11 @@ daemon_client::try_connect(const std::string& socket, std::string* why) {
       *why = std::move(reason);
     return std::nullopt;
   };
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket.size() >= sizeof(addr.sun_path))
-    return fail("the socket path is longer than "
-                + std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
-  std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = wire::connect_unix(socket);
   if (fd < 0)
-    return fail(std::strerror(errno));
-  int rc;
-  do {
-    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    auto reason = std::strerror(errno);
-    ::close(fd);
-    return fail(reason);
-  }
+    return fail(errno == ENAMETOOLONG
+                  ? "the socket path is too long for a Unix socket"
+                  : std::strerror(errno));
   return daemon_client(fd, socket);
 }
 

@@ -70,6 +70,10 @@ private:
 /// write_all returns false on error (errno is kept).
 bool write_all(int fd, std::string_view data);
 
+/// Connects a CLOEXEC Unix stream socket to `path`. Returns the fd, or -1
+/// with errno set (ENAMETOOLONG when the path does not fit sun_path).
+int connect_unix(const std::string& path);
+
 /// Reads until a whole frame is available. Returns nullopt on EOF before any
 /// byte of a frame; throws decode_error on a malformed or oversized frame and
 /// std::system_error on read errors.

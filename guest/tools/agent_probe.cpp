@@ -76,25 +76,6 @@ options parse(int argc, char** argv) {
   return o;
 }
 
-int connect_unix(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -1;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
-}
 
 /// One connection to the agent with a frame reader.
 struct channel {
@@ -145,7 +126,7 @@ bool wait_for_agent(const options& o, channel& ch, clock_type::time_point start,
   std::uint64_t next_id = 1;
   while (ms_since(start) < o.timeout_ms) {
     if (ch.fd < 0) {
-      ch.fd = connect_unix(o.socket);
+      ch.fd = wire::connect_unix(o.socket);
       if (ch.fd < 0) {
         // The VMM has not created its socket yet: try again shortly.
         last_error = std::string("connect: ") + std::strerror(errno);
