@@ -1,0 +1,274 @@
+#include "helper/operations.hpp"
+
+#include <algorithm>
+
+#include "helper/error.hpp"
+#include "helper/tun.hpp"
+#include "services/log.hpp"
+
+namespace banger::helper {
+
+using wire::json;
+
+namespace {
+
+constexpr const char* who_am_i = "helper";
+
+void require(std::optional<std::string> why) {
+  if (why)
+    throw op_error(helper_code::invalid_argument, *why);
+}
+
+std::string q(const std::string& s) {
+  return "'" + s + "'";
+}
+
+} // namespace
+
+operations::operations(options opts) : opts_(std::move(opts)) {}
+
+wire::envelope operations::handle(const wire::envelope& req, const peer& who) {
+  wire::envelope reply;
+  reply.id = req.id;
+  std::lock_guard guard(mutex_);
+  try {
+    reply.body = dispatch(req);
+    reply.type = helper_msg::result;
+    log::info(who_am_i, "uid={} pid={} id={} {} {} -> ok {}", who.uid, who.pid,
+              req.id, req.type, req.body.dump(), reply.body.dump());
+  } catch (const op_error& e) {
+    reply.type = helper_msg::error;
+    reply.body = to_json(error_body{e.code, e.what(), {}});
+    log::warn(who_am_i, "uid={} pid={} id={} {} {} -> {}: {}", who.uid, who.pid,
+              req.id, req.type, req.body.dump(), e.code, e.what());
+  } catch (const wire::decode_error& e) {
+    reply.type = helper_msg::error;
+    reply.body =
+        to_json(error_body{helper_code::protocol,
+                           "bad \"" + req.type + "\" request: " + e.what(),
+                           {}});
+    log::warn(who_am_i, "uid={} pid={} id={} {} -> protocol: {}", who.uid,
+              who.pid, req.id, req.type, e.what());
+  } catch (const std::exception& e) {
+    reply.type = helper_msg::error;
+    reply.body = to_json(error_body{
+        helper_code::internal, req.type + " failed: " + e.what(), {}});
+    log::error(who_am_i, "uid={} pid={} id={} {} -> internal: {}", who.uid,
+               who.pid, req.id, req.type, e.what());
+  }
+  return reply;
+}
+
+json operations::dispatch(const wire::envelope& req) {
+  const auto& t = req.type;
+  if (t == helper_msg::ensure_bridge)
+    return to_json(ensure_bridge(decode<helper_ensure_bridge>(req.body)));
+  if (t == helper_msg::create_tap)
+    return to_json(create_tap(decode<helper_create_tap>(req.body)));
+  if (t == helper_msg::delete_tap)
+    return to_json(delete_tap(decode<helper_delete_tap>(req.body)));
+  if (t == helper_msg::add_nat)
+    return to_json(add_nat(decode<helper_add_nat>(req.body)));
+  if (t == helper_msg::remove_nat)
+    return to_json(remove_nat(decode<helper_remove_nat>(req.body)));
+  if (t == helper_msg::list) {
+    decode<helper_list_request>(req.body);
+    return to_json(list());
+  }
+  throw op_error(helper_code::protocol,
+                 "unknown message type " + q(t)
+                     + ": banger-helper accepts helper.ensure_bridge, "
+                       "helper.create_tap, helper.delete_tap, helper.add_nat, "
+                       "helper.remove_nat and helper.list");
+}
+
+link_info operations::own_bridge(const std::string& name) {
+  auto br = nl_.find(name);
+  if (!br)
+    throw op_error(helper_code::not_found,
+                   "bridge " + q(name)
+                       + " does not exist: create it with helper.ensure_bridge "
+                         "first");
+  if (br->kind != "bridge" || br->alias != bridge_mark)
+    throw op_error(helper_code::bad_state,
+                   "bridge " + q(name)
+                       + " was not created by banger-helper (no '" + bridge_mark
+                       + "' alias), and the helper touches only its own: use "
+                         "a bridge made by helper.ensure_bridge");
+  return *br;
+}
+
+helper_ensure_bridge_reply
+operations::ensure_bridge(const helper_ensure_bridge& req) {
+  require(check_bridge_name(req.name));
+  require(check_bridge_cidr(req.cidr));
+  if (req.name.rfind(opts_.tap_prefix, 0) == 0)
+    throw op_error(helper_code::invalid_argument,
+                   "bridge name " + q(req.name) + " starts with the TAP prefix "
+                       + q(opts_.tap_prefix) + ": pick another bridge name");
+  auto cidr = *parse_ipv4_cidr(req.cidr);
+  helper_ensure_bridge_reply reply{req.name, to_string(cidr), false};
+  auto br = nl_.find(req.name);
+  if (br && (br->kind != "bridge" || br->alias != bridge_mark))
+    throw op_error(helper_code::already_exists,
+                   "link " + q(req.name) + " exists"
+                       + (br->kind == "bridge" ? "" : " and is not a bridge")
+                       + " but was not created by banger-helper (no '"
+                       + bridge_mark
+                       + "' alias): the helper leaves it alone; configure "
+                         "another bridge name, or delete the link yourself");
+  if (!br) {
+    nl_.create_bridge(req.name);
+    reply.created = true;
+    br = nl_.find(req.name);
+    if (!br)
+      throw op_error(helper_code::internal,
+                     "bridge " + q(req.name)
+                         + " vanished right after creation");
+    try {
+      nl_.set_alias(br->index, bridge_mark);
+    } catch (...) {
+      nl_.delete_link(br->index); // unmarked, it could never be cleaned up
+      throw;
+    }
+  }
+  auto addrs = nl_.addresses(br->index);
+  bool has = std::any_of(addrs.begin(), addrs.end(), [&](const ipv4_cidr& a) {
+    return a.addr == cidr.addr && a.prefix == cidr.prefix;
+  });
+  if (!has)
+    nl_.add_address(br->index, cidr);
+  if (!br->up)
+    nl_.set_up(br->index);
+  return reply;
+}
+
+helper_create_tap_reply operations::create_tap(const helper_create_tap& req) {
+  require(check_tap_name(req.name, opts_.tap_prefix));
+  require(check_bridge_name(req.bridge));
+  if (req.owner_uid != opts_.owner_uid)
+    throw op_error(helper_code::invalid_argument,
+                   "owner_uid " + std::to_string(req.owner_uid)
+                       + " is not the helper's owner: TAPs are created for uid "
+                       + std::to_string(opts_.owner_uid) + " only");
+  auto br = own_bridge(req.bridge);
+  helper_create_tap_reply reply{req.name, req.owner_uid, req.bridge, false};
+  auto tap = nl_.find(req.name);
+  if (tap) {
+    auto info = tap->kind == "tun" ? nl_.tun(tap->index) : std::nullopt;
+    if (!info || !info->tap || tap->alias != tap_mark)
+      throw op_error(helper_code::already_exists,
+                     "link " + q(req.name)
+                         + " exists but is not a TAP created by banger-helper "
+                           "(no '"
+                         + tap_mark
+                         + "' alias): the helper leaves it alone; use another "
+                           "TAP name");
+    if (info->owner != req.owner_uid)
+      throw op_error(helper_code::already_exists,
+                     "TAP " + q(req.name) + " exists with another owner ("
+                         + (info->owner ? "uid " + std::to_string(*info->owner)
+                                        : std::string("none"))
+                         + "): delete it with helper.delete_tap first");
+  } else {
+    create_persistent_tap(req.name, req.owner_uid);
+    reply.created = true;
+    tap = nl_.find(req.name);
+    if (!tap)
+      throw op_error(helper_code::internal,
+                     "TAP " + q(req.name) + " vanished right after creation");
+    try {
+      nl_.set_alias(tap->index, tap_mark);
+    } catch (...) {
+      nl_.delete_link(tap->index);
+      throw;
+    }
+  }
+  try {
+    if (tap->master != br.index)
+      nl_.set_master(tap->index, br.index);
+    if (!tap->up)
+      nl_.set_up(tap->index);
+  } catch (...) {
+    if (reply.created) // leave no half-made TAP behind
+      nl_.delete_link(tap->index);
+    throw;
+  }
+  return reply;
+}
+
+helper_delete_tap_reply operations::delete_tap(const helper_delete_tap& req) {
+  require(check_tap_name(req.name, opts_.tap_prefix));
+  helper_delete_tap_reply reply{req.name, false};
+  auto tap = nl_.find(req.name);
+  if (!tap)
+    return reply;
+  if (tap->kind != "tun" || tap->alias != tap_mark)
+    throw op_error(helper_code::bad_state,
+                   "link " + q(req.name)
+                       + " was not created by banger-helper (no '" + tap_mark
+                       + "' alias): the helper does not delete it; remove it "
+                         "yourself if it is stale");
+  nl_.delete_link(tap->index);
+  reply.deleted = true;
+  return reply;
+}
+
+helper_add_nat_reply operations::add_nat(const helper_add_nat& req) {
+  require(check_guest_ip(req.guest_ip));
+  require(check_bridge_name(req.bridge));
+  auto ip = *parse_ipv4(req.guest_ip);
+  auto br = own_bridge(req.bridge);
+  auto addrs = nl_.addresses(br.index);
+  bool inside = false;
+  std::string subnets;
+  for (auto& a : addrs) {
+    auto host = ip.value & ~a.mask();
+    if (a.contains(ip) && ip != a.addr && host != 0 && host != ~a.mask())
+      inside = true;
+    subnets += (subnets.empty() ? "" : ", ") + to_string(a);
+  }
+  if (!inside)
+    throw op_error(helper_code::invalid_argument,
+                   "guest address " + q(req.guest_ip)
+                       + " is not a guest address on bridge " + q(req.bridge)
+                       + " (" + (subnets.empty() ? "no addresses" : subnets)
+                       + "): NAT is only for guests of banger's bridge");
+  bool added = nft_.add_masquerade(ip, req.bridge);
+  return {to_string(ip), req.bridge, added};
+}
+
+helper_remove_nat_reply operations::remove_nat(const helper_remove_nat& req) {
+  require(check_guest_ip(req.guest_ip));
+  auto ip = *parse_ipv4(req.guest_ip);
+  return {to_string(ip), nft_.remove_masquerade(ip)};
+}
+
+helper_list_reply operations::list() {
+  helper_list_reply reply;
+  auto links = nl_.links();
+  auto name_of = [&](int index) {
+    for (auto& l : links)
+      if (l.index == index)
+        return l.name;
+    return std::string();
+  };
+  for (auto& l : links) {
+    if (l.kind == "bridge" && l.alias == bridge_mark) {
+      helper_bridge b{l.name, {}, l.up};
+      for (auto& a : nl_.addresses(l.index))
+        b.addresses.push_back(to_string(a));
+      reply.bridges.push_back(std::move(b));
+    } else if (l.kind == "tun" && l.alias == tap_mark
+               && !check_tap_name(l.name, opts_.tap_prefix)) {
+      auto info = nl_.tun(l.index);
+      helper_tap t{l.name, info && info->owner ? *info->owner : 0,
+                   l.master ? name_of(l.master) : std::string(), l.up};
+      reply.taps.push_back(std::move(t));
+    }
+  }
+  reply.nat = nft_.rules();
+  return reply;
+}
+
+} // namespace banger::helper

@@ -1,0 +1,354 @@
+#include "messages/helper.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace banger {
+
+using wire::json;
+using wire::object_reader;
+
+namespace {
+
+template <class T> json array_of(const std::vector<T>& xs) {
+  json arr = json::array();
+  for (auto& x : xs)
+    arr.push_back(to_json(x));
+  return arr;
+}
+
+template <class T>
+void read_array(object_reader& r, const char* key, std::vector<T>& out) {
+  json arr;
+  r.required(key, arr);
+  if (!arr.is_array())
+    r.fail(std::string("field '") + key + "' must be an array");
+  for (auto& e : arr)
+    out.push_back(decode<T>(e));
+}
+
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+std::string quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+
+} // namespace
+
+// -- codecs
+// ------------------------------------------------------------------------
+
+json to_json(const helper_ensure_bridge& x) {
+  return {{"name", x.name}, {"cidr", x.cidr}};
+}
+
+void from_json(const json& j, helper_ensure_bridge& x) {
+  object_reader r(j, "helper.ensure_bridge");
+  r.required("name", x.name);
+  r.required("cidr", x.cidr);
+  r.finish();
+}
+
+json to_json(const helper_ensure_bridge_reply& x) {
+  return {{"name", x.name}, {"cidr", x.cidr}, {"created", x.created}};
+}
+
+void from_json(const json& j, helper_ensure_bridge_reply& x) {
+  object_reader r(j, "helper.ensure_bridge reply");
+  r.required("name", x.name);
+  r.required("cidr", x.cidr);
+  r.required("created", x.created);
+  r.finish();
+}
+
+json to_json(const helper_create_tap& x) {
+  return {{"name", x.name}, {"owner_uid", x.owner_uid}, {"bridge", x.bridge}};
+}
+
+void from_json(const json& j, helper_create_tap& x) {
+  object_reader r(j, "helper.create_tap");
+  r.required("name", x.name);
+  r.required("owner_uid", x.owner_uid);
+  r.required("bridge", x.bridge);
+  r.finish();
+}
+
+json to_json(const helper_create_tap_reply& x) {
+  return {{"name", x.name},
+          {"owner_uid", x.owner_uid},
+          {"bridge", x.bridge},
+          {"created", x.created}};
+}
+
+void from_json(const json& j, helper_create_tap_reply& x) {
+  object_reader r(j, "helper.create_tap reply");
+  r.required("name", x.name);
+  r.required("owner_uid", x.owner_uid);
+  r.required("bridge", x.bridge);
+  r.required("created", x.created);
+  r.finish();
+}
+
+json to_json(const helper_delete_tap& x) {
+  return {{"name", x.name}};
+}
+
+void from_json(const json& j, helper_delete_tap& x) {
+  object_reader r(j, "helper.delete_tap");
+  r.required("name", x.name);
+  r.finish();
+}
+
+json to_json(const helper_delete_tap_reply& x) {
+  return {{"name", x.name}, {"deleted", x.deleted}};
+}
+
+void from_json(const json& j, helper_delete_tap_reply& x) {
+  object_reader r(j, "helper.delete_tap reply");
+  r.required("name", x.name);
+  r.required("deleted", x.deleted);
+  r.finish();
+}
+
+json to_json(const helper_add_nat& x) {
+  return {{"guest_ip", x.guest_ip}, {"bridge", x.bridge}};
+}
+
+void from_json(const json& j, helper_add_nat& x) {
+  object_reader r(j, "helper.add_nat");
+  r.required("guest_ip", x.guest_ip);
+  r.required("bridge", x.bridge);
+  r.finish();
+}
+
+json to_json(const helper_add_nat_reply& x) {
+  return {{"guest_ip", x.guest_ip}, {"bridge", x.bridge}, {"added", x.added}};
+}
+
+void from_json(const json& j, helper_add_nat_reply& x) {
+  object_reader r(j, "helper.add_nat reply");
+  r.required("guest_ip", x.guest_ip);
+  r.required("bridge", x.bridge);
+  r.required("added", x.added);
+  r.finish();
+}
+
+json to_json(const helper_remove_nat& x) {
+  return {{"guest_ip", x.guest_ip}};
+}
+
+void from_json(const json& j, helper_remove_nat& x) {
+  object_reader r(j, "helper.remove_nat");
+  r.required("guest_ip", x.guest_ip);
+  r.finish();
+}
+
+json to_json(const helper_remove_nat_reply& x) {
+  return {{"guest_ip", x.guest_ip}, {"removed", x.removed}};
+}
+
+void from_json(const json& j, helper_remove_nat_reply& x) {
+  object_reader r(j, "helper.remove_nat reply");
+  r.required("guest_ip", x.guest_ip);
+  r.required("removed", x.removed);
+  r.finish();
+}
+
+json to_json(const helper_list_request&) {
+  return json::object();
+}
+
+void from_json(const json& j, helper_list_request&) {
+  object_reader r(j, "helper.list");
+  r.finish();
+}
+
+json to_json(const helper_bridge& x) {
+  return {{"name", x.name}, {"addresses", x.addresses}, {"up", x.up}};
+}
+
+void from_json(const json& j, helper_bridge& x) {
+  object_reader r(j, "helper bridge");
+  r.required("name", x.name);
+  r.required("addresses", x.addresses);
+  r.required("up", x.up);
+  r.finish();
+}
+
+json to_json(const helper_tap& x) {
+  return {{"name", x.name},
+          {"owner_uid", x.owner_uid},
+          {"bridge", x.bridge},
+          {"up", x.up}};
+}
+
+void from_json(const json& j, helper_tap& x) {
+  object_reader r(j, "helper tap");
+  r.required("name", x.name);
+  r.required("owner_uid", x.owner_uid);
+  r.required("bridge", x.bridge);
+  r.required("up", x.up);
+  r.finish();
+}
+
+json to_json(const helper_nat_rule& x) {
+  return {{"guest_ip", x.guest_ip}, {"bridge", x.bridge}};
+}
+
+void from_json(const json& j, helper_nat_rule& x) {
+  object_reader r(j, "helper nat rule");
+  r.required("guest_ip", x.guest_ip);
+  r.required("bridge", x.bridge);
+  r.finish();
+}
+
+json to_json(const helper_list_reply& x) {
+  return {{"bridges", array_of(x.bridges)},
+          {"taps", array_of(x.taps)},
+          {"nat", array_of(x.nat)}};
+}
+
+void from_json(const json& j, helper_list_reply& x) {
+  object_reader r(j, "helper.list reply");
+  read_array(r, "bridges", x.bridges);
+  read_array(r, "taps", x.taps);
+  read_array(r, "nat", x.nat);
+  r.finish();
+}
+
+// -- addresses
+// -----------------------------------------------------------------------
+
+std::optional<ipv4> parse_ipv4(std::string_view text) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) {
+      if (text.empty() || text.front() != '.')
+        return std::nullopt;
+      text.remove_prefix(1);
+    }
+    std::size_t n = 0;
+    while (n < text.size() && n < 4 && text[n] >= '0' && text[n] <= '9')
+      ++n;
+    if (n == 0 || n > 3 || (n > 1 && text[0] == '0'))
+      return std::nullopt;
+    unsigned octet = 0;
+    std::from_chars(text.data(), text.data() + n, octet);
+    if (octet > 255)
+      return std::nullopt;
+    value = (value << 8) | octet;
+    text.remove_prefix(n);
+  }
+  if (!text.empty())
+    return std::nullopt;
+  return ipv4{value};
+}
+
+std::optional<ipv4_cidr> parse_ipv4_cidr(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos)
+    return std::nullopt;
+  auto addr = parse_ipv4(text.substr(0, slash));
+  auto len = text.substr(slash + 1);
+  if (!addr || len.empty() || len.size() > 2
+      || (len.size() > 1 && len[0] == '0'))
+    return std::nullopt;
+  unsigned prefix = 0;
+  auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), prefix);
+  if (ec != std::errc{} || end != len.data() + len.size() || prefix > 32)
+    return std::nullopt;
+  return ipv4_cidr{*addr, static_cast<std::uint8_t>(prefix)};
+}
+
+std::string to_string(ipv4 ip) {
+  auto v = ip.value;
+  return std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 0xff) + "."
+         + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
+}
+
+std::string to_string(const ipv4_cidr& cidr) {
+  return to_string(cidr.addr) + "/" + std::to_string(cidr.prefix);
+}
+
+// -- names
+// -------------------------------------------------------------------------------
+
+std::optional<std::string> check_bridge_name(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= max_ifname && name[0] >= 'a'
+            && name[0] <= 'z';
+  for (char c : name)
+    ok = ok && (is_lower_alnum(c) || c == '-');
+  if (ok)
+    return std::nullopt;
+  return "bridge name " + quoted(name)
+         + " is invalid: use 1 to 15 characters, a lowercase letter first, "
+           "then lowercase letters, digits or '-'";
+}
+
+std::optional<std::string> check_tap_prefix(std::string_view prefix) {
+  bool ok = !prefix.empty() && prefix.size() <= max_ifname - 1
+            && prefix[0] >= 'a' && prefix[0] <= 'z';
+  for (char c : prefix)
+    ok = ok && is_lower_alnum(c);
+  if (ok)
+    return std::nullopt;
+  return "TAP prefix " + quoted(prefix)
+         + " is invalid: use 1 to 14 characters, a lowercase letter first, "
+           "then lowercase letters or digits";
+}
+
+std::optional<std::string> check_tap_name(std::string_view name,
+                                          std::string_view prefix) {
+  auto suffix_max = std::min<std::size_t>(10, max_ifname - prefix.size());
+  bool ok = name.size() > prefix.size() && name.size() <= max_ifname
+            && name.substr(0, prefix.size()) == prefix
+            && name.size() - prefix.size() <= suffix_max;
+  if (ok)
+    for (char c : name.substr(prefix.size()))
+      ok = ok && is_lower_alnum(c);
+  if (ok)
+    return std::nullopt;
+  return "TAP name " + quoted(name) + " is outside banger's TAP names: use "
+         + quoted(prefix) + " followed by 1 to " + std::to_string(suffix_max)
+         + " lowercase letters or digits (at most 15 characters in all)";
+}
+
+std::optional<std::string> check_bridge_cidr(std::string_view text) {
+  auto cidr = parse_ipv4_cidr(text);
+  if (!cidr)
+    return "bridge address " + quoted(text)
+           + " is not an IPv4 address with a prefix length, like "
+             "'172.16.0.1/24'";
+  if (cidr->prefix < 8 || cidr->prefix > 30)
+    return "bridge address " + quoted(text) + " has prefix length /"
+           + std::to_string(cidr->prefix)
+           + ": use /8 to /30 so that guests fit beside the bridge";
+  auto host = cidr->addr.value & ~cidr->mask();
+  if (host == 0 || host == ~cidr->mask())
+    return "bridge address " + quoted(text)
+           + " is the network or broadcast address of its subnet: use a host "
+             "address, like '172.16.0.1/24'";
+  if (auto why = check_guest_ip(to_string(cidr->addr)))
+    return "bridge address " + quoted(text)
+           + " is not a unicast host address (0/8, 127/8, 224/4 and above "
+             "are reserved)";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_guest_ip(std::string_view text) {
+  auto ip = parse_ipv4(text);
+  if (!ip)
+    return "guest address " + quoted(text)
+           + " is not an IPv4 address: use four decimal numbers 0-255 "
+             "separated by dots, like '172.16.0.5'";
+  auto first = ip->value >> 24;
+  if (first == 0 || first == 127 || first >= 224)
+    return "guest address " + quoted(text)
+           + " is not a unicast host address (0/8, 127/8, 224/4 and above "
+             "are reserved)";
+  return std::nullopt;
+}
+
+} // namespace banger

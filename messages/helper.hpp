@@ -1,0 +1,229 @@
+#pragma once
+// The helper protocol (bangerd <-> banger-helper, the root process), spoken
+// over the helper's Unix socket with the one framing of messages/wire.hpp.
+// Every request is answered by one "result" frame (the reply below) or one
+// "error" frame (error_body) with the request's id:
+//
+//   "helper.ensure_bridge" helper_ensure_bridge -> helper_ensure_bridge_reply
+//   "helper.create_tap"    helper_create_tap    -> helper_create_tap_reply
+//   "helper.delete_tap"    helper_delete_tap    -> helper_delete_tap_reply
+//   "helper.add_nat"       helper_add_nat       -> helper_add_nat_reply
+//   "helper.remove_nat"    helper_remove_nat    -> helper_remove_nat_reply
+//   "helper.list"          {}                   -> helper_list_reply
+//
+// Every operation is idempotent: asking twice leaves the host as asking once.
+// No CAF here: the helper runs as root and links as little as it can.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/agent.hpp"
+#include "messages/wire.hpp"
+
+namespace banger {
+
+namespace helper_msg {
+inline constexpr const char* ensure_bridge = "helper.ensure_bridge";
+inline constexpr const char* create_tap = "helper.create_tap";
+inline constexpr const char* delete_tap = "helper.delete_tap";
+inline constexpr const char* add_nat = "helper.add_nat";
+inline constexpr const char* remove_nat = "helper.remove_nat";
+inline constexpr const char* list = "helper.list";
+inline constexpr const char* result = "result";
+inline constexpr const char* error = "error";
+} // namespace helper_msg
+
+/// Error codes the helper sends; the same wire names as banger::ec
+/// (services/error.hpp), so the daemon maps them with ec_from_string.
+namespace helper_code {
+/// A name or address breaks its rule, or owner_uid is not the owner.
+inline constexpr const char* invalid_argument = "invalid_argument";
+/// The named bridge does not exist.
+inline constexpr const char* not_found = "not_found";
+/// The name is taken by a link banger-helper did not create.
+inline constexpr const char* already_exists = "already_exists";
+/// The link exists but is not banger's (or not what the op needs).
+inline constexpr const char* bad_state = "bad_state";
+/// Bad frame, unknown type or field, or a peer that is not the owner.
+inline constexpr const char* protocol = "protocol";
+/// The kernel refused (netlink, /dev/net/tun, nftables).
+inline constexpr const char* internal = "internal";
+} // namespace helper_code
+
+/// Default prefix of TAP names; the helper's --tap-prefix overrides it.
+inline constexpr std::string_view default_tap_prefix = "bgtap";
+/// Linux interface names hold at most 15 characters (IFNAMSIZ - 1).
+inline constexpr std::size_t max_ifname = 15;
+
+// -- requests and replies
+// ------------------------------------------------------
+
+/// Creates the bridge if missing (address `cidr`, link up, marked as
+/// banger's); refuses an existing bridge banger-helper did not create.
+struct helper_ensure_bridge {
+  std::string name; // "banger0"
+  std::string cidr; // the bridge's own address: "172.16.0.1/24"
+};
+
+struct helper_ensure_bridge_reply {
+  std::string name;
+  std::string cidr;
+  bool created = false; // false: it existed already (address ensured)
+};
+
+/// Creates a persistent TAP owned by owner_uid, enslaved to `bridge` (which
+/// must be banger's), link up. owner_uid must be the helper's owner.
+struct helper_create_tap {
+  std::string name; // tap prefix + [0-9a-z]{1,10}
+  std::uint32_t owner_uid = 0;
+  std::string bridge;
+};
+
+struct helper_create_tap_reply {
+  std::string name;
+  std::uint32_t owner_uid = 0;
+  std::string bridge;
+  bool created = false; // false: it existed already (enslaved and up again)
+};
+
+/// Deletes a TAP banger-helper created. A missing TAP is not an error.
+struct helper_delete_tap {
+  std::string name;
+};
+
+struct helper_delete_tap_reply {
+  std::string name;
+  bool deleted = false; // false: there was no such TAP
+};
+
+/// One masquerade rule for guest_ip/32 leaving through any interface but
+/// `bridge`, in table "ip banger". guest_ip must lie in the bridge's subnet.
+struct helper_add_nat {
+  std::string guest_ip; // "172.16.0.5"
+  std::string bridge;
+};
+
+struct helper_add_nat_reply {
+  std::string guest_ip;
+  std::string bridge;
+  bool added = false; // false: the rule was there already
+};
+
+/// Removes the masquerade rule(s) of guest_ip. None present is not an error.
+struct helper_remove_nat {
+  std::string guest_ip;
+};
+
+struct helper_remove_nat_reply {
+  std::string guest_ip;
+  std::uint32_t removed = 0; // rules removed (0 or 1 unless edited by hand)
+};
+
+struct helper_list_request {};
+
+struct helper_bridge {
+  std::string name;
+  std::vector<std::string> addresses; // IPv4 CIDRs, "172.16.0.1/24"
+  bool up = false;
+};
+
+struct helper_tap {
+  std::string name;
+  std::uint32_t owner_uid = 0;
+  std::string bridge; // empty when not enslaved
+  bool up = false;
+};
+
+struct helper_nat_rule {
+  std::string guest_ip;
+  std::string bridge;
+};
+
+/// What the helper manages, for the daemon's reconciliation at start.
+struct helper_list_reply {
+  std::vector<helper_bridge> bridges;
+  std::vector<helper_tap> taps;
+  std::vector<helper_nat_rule> nat;
+};
+
+wire::json to_json(const helper_ensure_bridge& x);
+void from_json(const wire::json& j, helper_ensure_bridge& x);
+wire::json to_json(const helper_ensure_bridge_reply& x);
+void from_json(const wire::json& j, helper_ensure_bridge_reply& x);
+wire::json to_json(const helper_create_tap& x);
+void from_json(const wire::json& j, helper_create_tap& x);
+wire::json to_json(const helper_create_tap_reply& x);
+void from_json(const wire::json& j, helper_create_tap_reply& x);
+wire::json to_json(const helper_delete_tap& x);
+void from_json(const wire::json& j, helper_delete_tap& x);
+wire::json to_json(const helper_delete_tap_reply& x);
+void from_json(const wire::json& j, helper_delete_tap_reply& x);
+wire::json to_json(const helper_add_nat& x);
+void from_json(const wire::json& j, helper_add_nat& x);
+wire::json to_json(const helper_add_nat_reply& x);
+void from_json(const wire::json& j, helper_add_nat_reply& x);
+wire::json to_json(const helper_remove_nat& x);
+void from_json(const wire::json& j, helper_remove_nat& x);
+wire::json to_json(const helper_remove_nat_reply& x);
+void from_json(const wire::json& j, helper_remove_nat_reply& x);
+wire::json to_json(const helper_list_request& x);
+void from_json(const wire::json& j, helper_list_request& x);
+wire::json to_json(const helper_bridge& x);
+void from_json(const wire::json& j, helper_bridge& x);
+wire::json to_json(const helper_tap& x);
+void from_json(const wire::json& j, helper_tap& x);
+wire::json to_json(const helper_nat_rule& x);
+void from_json(const wire::json& j, helper_nat_rule& x);
+wire::json to_json(const helper_list_reply& x);
+void from_json(const wire::json& j, helper_list_reply& x);
+
+// -- validation
+// ------------------------------------------------------------------ Each check
+// returns nullopt when the input is valid, else a sentence naming the input and
+// the rule it breaks. Both sides call them: the daemon to fail early, the
+// helper because it trusts nothing.
+
+/// An IPv4 address in host byte order.
+struct ipv4 {
+  std::uint32_t value = 0;
+  friend bool operator==(ipv4, ipv4) = default;
+};
+
+/// An address with its prefix length: "172.16.0.1/24".
+struct ipv4_cidr {
+  ipv4 addr;
+  std::uint8_t prefix = 0;
+
+  std::uint32_t mask() const {
+    return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+  }
+  bool contains(ipv4 ip) const {
+    return (ip.value & mask()) == (addr.value & mask());
+  }
+};
+
+/// Strict dotted quad: four decimal octets 0-255, no leading zeros, no
+/// spaces, nothing else.
+std::optional<ipv4> parse_ipv4(std::string_view text);
+/// Strict "a.b.c.d/N" with N in 0..32.
+std::optional<ipv4_cidr> parse_ipv4_cidr(std::string_view text);
+std::string to_string(ipv4 ip);
+std::string to_string(const ipv4_cidr& cidr);
+
+/// Bridges: [a-z][a-z0-9-]{0,14}.
+std::optional<std::string> check_bridge_name(std::string_view name);
+/// TAP prefixes: [a-z][a-z0-9]{0,13}, so that a suffix still fits IFNAMSIZ.
+std::optional<std::string> check_tap_prefix(std::string_view prefix);
+/// TAPs: prefix + [0-9a-z]{1,10}, at most 15 characters in all.
+std::optional<std::string> check_tap_name(std::string_view name,
+                                          std::string_view prefix);
+/// A bridge's own address: a usable unicast host address (neither the
+/// network nor the broadcast address of its subnet), prefix 8..30.
+std::optional<std::string> check_bridge_cidr(std::string_view cidr);
+/// A guest address: a unicast IPv4 address (not 0/8, 127/8, 224/4 or above).
+std::optional<std::string> check_guest_ip(std::string_view ip);
+
+} // namespace banger
