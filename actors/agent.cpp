@@ -21,7 +21,9 @@ namespace {
 using namespace std::chrono_literals;
 
 struct pending_call {
-  enum kind_t { health, exec, plain } kind = plain;
+  // probe: a boot-wait "health" whose answer goes to every ready waiter;
+  // health: a direct "health" call.
+  enum kind_t { probe, health, exec, plain } kind = plain;
   caf::response_promise rp;
   caf::actor sink;
   std::uint64_t stream = 0;
@@ -92,7 +94,22 @@ void probe(agent_actor_ptr self) {
   auto id = send_request(self, agent_msg::health, wire::json::object());
   if (id != 0)
     self->state.calls.emplace(
-      id, pending_call{pending_call::health, {}, nullptr, 0});
+      id, pending_call{pending_call::probe, {}, nullptr, 0});
+}
+
+/// Sends a request whose answer is delivered through a promise as is.
+template <class T>
+caf::result<T> call(agent_actor_ptr self, const char* type,
+                    pending_call::kind_t kind) {
+  if (!self->state.broken.empty())
+    return closed_error(self);
+  auto rp = self->make_response_promise();
+  auto id = send_request(self, type, wire::json::object());
+  if (id == 0)
+    rp.deliver(closed_error(self)); // the promise owns the answer now
+  else
+    self->state.calls.emplace(id, pending_call{kind, rp, nullptr, 0});
+  return rp;
 }
 
 void on_frame(agent_actor_ptr self, wire::envelope& env) {
@@ -110,7 +127,7 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
     }
     if (env.type == agent_msg::error) {
       auto body = decode<error_body>(env.body);
-      if (call.kind != pending_call::health)
+      if (call.kind != pending_call::probe)
         call.rp.deliver(make_error(ec::agent, "guest agent of VM \"" + st.vm
                                                 + "\": " + body.message));
       st.calls.erase(it);
@@ -119,13 +136,16 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
     if (env.type != agent_msg::result)
       throw wire::decode_error("unexpected frame type '" + env.type + "'");
     switch (call.kind) {
-      case pending_call::health: {
+      case pending_call::probe: {
         auto health = decode<agent_health>(env.body);
         for (auto& w : st.waiters)
           w.rp.deliver(health);
         st.waiters.clear();
         break;
       }
+      case pending_call::health:
+        call.rp.deliver(decode<agent_health>(env.body));
+        break;
       case pending_call::exec:
         call.rp.deliver(decode<exec_result>(env.body));
         break;
@@ -135,7 +155,7 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
     }
     st.calls.erase(it);
   } catch (const wire::decode_error& e) {
-    if (call.kind != pending_call::health)
+    if (call.kind != pending_call::probe)
       call.rp.deliver(make_error(ec::protocol, "guest agent of VM \"" + st.vm
                                                  + "\" sent a bad frame: "
                                                  + e.what()));
@@ -154,6 +174,13 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
   else
     st.reader = std::make_unique<socket_reader>(
       caf::actor_cast<caf::actor>(self), st.fd);
+  // Stopped (VM gone, daemon shutting down): nobody may wait forever.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (self->state.broken.empty())
+      self->state.broken = "the agent connection was closed";
+    fail_all(self);
+    self->quit(msg.reason);
+  });
   return {
     [=](atom::ready, std::uint32_t timeout_ms) -> caf::result<agent_health> {
       auto& st = self->state;
@@ -192,17 +219,9 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
       probe(self);
       self->delayed_send(self, 100ms, atom::tick_v);
     },
-    [=](atom::health) -> caf::result<agent_health> {
-      auto rp = self->make_response_promise();
-      auto id = send_request(self, agent_msg::health, wire::json::object());
-      if (id == 0)
-        return closed_error(self);
-      // A direct health call shares the probe path: deliver via a waiter.
-      self->state.waiters.push_back(
-        {rp, std::chrono::steady_clock::now() + 10s});
-      self->state.calls.emplace(
-        id, pending_call{pending_call::health, {}, nullptr, 0});
-      return rp;
+    [=](atom::health) {
+      return call<agent_health>(self, agent_msg::health,
+                                pending_call::health);
     },
     [=](atom::exec, exec_spec& spec, caf::actor& sink,
         std::uint64_t stream) -> caf::result<exec_result> {
@@ -215,8 +234,8 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
                  caf::actor_cast<caf::actor>(self), id);
       auto rp = self->make_response_promise();
       st.calls.emplace(id, pending_call{pending_call::exec, rp, sink, stream});
-      if (send_request(self, agent_msg::exec, to_json(spec), id) == 0)
-        return closed_error(self);
+      // On a failed write, send_request fails every call, this one too.
+      send_request(self, agent_msg::exec, to_json(spec), id);
       return rp;
     },
     [=](atom::input, std::uint64_t call, stdin_chunk& chunk) {
@@ -228,23 +247,11 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
         send_request(self, agent_msg::signal,
                      to_json(signal_request{sig}), call);
     },
-    [=](atom::sync) -> caf::result<bool> {
-      auto rp = self->make_response_promise();
-      auto id = send_request(self, agent_msg::sync, wire::json::object());
-      if (id == 0)
-        return closed_error(self);
-      self->state.calls.emplace(
-        id, pending_call{pending_call::plain, rp, nullptr, 0});
-      return rp;
+    [=](atom::sync) {
+      return call<bool>(self, agent_msg::sync, pending_call::plain);
     },
-    [=](atom::poweroff) -> caf::result<bool> {
-      auto rp = self->make_response_promise();
-      auto id = send_request(self, agent_msg::poweroff, wire::json::object());
-      if (id == 0)
-        return closed_error(self);
-      self->state.calls.emplace(
-        id, pending_call{pending_call::plain, rp, nullptr, 0});
-      return rp;
+    [=](atom::poweroff) {
+      return call<bool>(self, agent_msg::poweroff, pending_call::plain);
     },
     [=](atom::frame, wire::envelope& env) { on_frame(self, env); },
     [=](atom::invalid, std::uint64_t, const std::string&) {

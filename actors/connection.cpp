@@ -122,8 +122,7 @@ caf::actor self_handle(self_ptr self) {
   return caf::actor_cast<caf::actor>(self);
 }
 
-void run_exec(self_ptr self, std::uint64_t id, const std::string& type,
-              std::string vm, exec_spec exec,
+void run_exec(self_ptr self, std::uint64_t id, std::string vm, exec_spec exec,
               std::function<void(caf::expected<exec_result>)> done) {
   self->state.streams[id].vm = vm;
   self
@@ -131,7 +130,6 @@ void run_exec(self_ptr self, std::uint64_t id, const std::string& type,
               std::move(exec), self_handle(self), id)
     .then([done](exec_result& r) { done(r); },
           [done](caf::error& err) { done(err); });
-  (void) type;
 }
 
 /// vm.run: create, exec, then delete (--rm) or stop; the reply comes after
@@ -164,7 +162,7 @@ void handle_run(self_ptr self, std::uint64_t id, vm_run_request req) {
           });
           return;
         }
-        run_exec(self, id, "vm.run", name, req.exec,
+        run_exec(self, id, name, req.exec,
                  [=](caf::expected<exec_result> r) {
                    cleanup([=] {
                      if (r)
@@ -227,7 +225,7 @@ void dispatch(self_ptr self, wire::envelope& env) {
                     req.force);
     } else if (type == "vm.exec") {
       auto req = decode<vm_exec_request>(env.body);
-      run_exec(self, id, type, req.name, std::move(req.exec),
+      run_exec(self, id, req.name, std::move(req.exec),
                [=](caf::expected<exec_result> r) {
                  if (r)
                    reply(self, id, to_json(*r));
