@@ -1,0 +1,185 @@
+// The daemon's end of a guest agent connection (actors/agent.hpp) against
+// the fake agent: health, exec with output routing and signals, and that
+// every request is answered when the connection is or becomes unusable.
+// Normal scheduler: the agent actor is detached and does socket I/O.
+
+#include <gtest/gtest.h>
+
+#include <caf/all.hpp>
+
+#include "actors/agent.hpp"
+#include "services/error.hpp"
+#include "test/actors/fake_agent.hpp"
+#include "test/actors/world.hpp"
+
+namespace banger::test {
+namespace {
+
+/// Long enough for any answer over a local socket; a request still open
+/// after it was never answered.
+constexpr auto answer_bound = std::chrono::seconds(5);
+
+std::string why(const caf::error& err) {
+  return error_message(err);
+}
+
+class agent_live : public ::testing::Test {
+protected:
+  live_world w;
+
+  std::string socket_path() const { return w.root() + "/s/agent.sock"; }
+
+  caf::actor connect(const std::string& path) {
+    agents_.push_back(spawn_agent(w.self.ptr(), path, "web"));
+    return agents_.back();
+  }
+
+  // An agent whose connect failed never quits by itself; the system's
+  // shutdown would wait for it.
+  void TearDown() override {
+    for (auto& a : agents_)
+      w.self->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+
+  std::vector<caf::actor> agents_;
+
+  template <class T, class... Ts>
+  caf::expected<T> ask(const caf::actor& agent, Ts&&... xs) {
+    return live_world::await<T>(
+        w.self->request(agent, answer_bound, std::forward<Ts>(xs)...));
+  }
+
+  static exec_spec command(std::vector<std::string> argv) {
+    exec_spec spec;
+    spec.argv = std::move(argv);
+    return spec;
+  }
+
+  static void expect_agent_error(const caf::expected<bool>& x) {
+    ASSERT_FALSE(x);
+    EXPECT_FALSE(x.error() == caf::sec::request_timeout)
+        << "the request was never answered";
+    EXPECT_EQ(error_code(x.error()), ec::agent) << why(x.error());
+  }
+};
+
+TEST_F(agent_live, ready_answers_with_the_agents_health) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto health = ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000});
+  ASSERT_TRUE(health) << why(health.error());
+  EXPECT_EQ(health->hostname, "fake");
+  EXPECT_EQ(guest.connections(), 1u);
+  EXPECT_GE(guest.count("health"), 1u);
+}
+
+TEST_F(agent_live, exec_routes_output_to_the_sink_and_returns_the_exit_code) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto r = ask<exec_result>(agent, atom::exec_v, command({"echo", "hi"}),
+                            w.sink, std::uint64_t{9});
+  ASSERT_TRUE(r) << why(r.error());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return w.out->stdout_text() == "hi\n"; }));
+  std::lock_guard<std::mutex> guard(w.out->mtx);
+  EXPECT_EQ(w.out->started, 1u);
+  EXPECT_EQ(w.out->agent, agent);
+}
+
+TEST_F(agent_live, signal_reaches_a_running_exec) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto pending =
+      w.self->request(agent, answer_bound, atom::exec_v,
+                      command({"sleep", "100"}), w.sink, std::uint64_t{9});
+  ASSERT_TRUE(guest.wait_for("exec", 10s));
+  // The sink learns the call id before the request is written, but handles
+  // that message on its own time.
+  std::uint64_t call = 0;
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    call = w.out->call;
+    return w.out->started == 1;
+  }));
+  caf::anon_send(agent, atom::signal_v, call, std::int32_t{15});
+  auto r = live_world::await<exec_result>(pending);
+  ASSERT_TRUE(r) << why(r.error());
+  EXPECT_EQ(r->signal, 15);
+  EXPECT_EQ(r->exit_code, 128 + 15);
+  EXPECT_EQ(guest.request_types(),
+            (std::vector<std::string>{"exec", "signal"}));
+}
+
+TEST_F(agent_live, exec_is_answered_when_the_guest_goes_away) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto pending =
+      w.self->request(agent, answer_bound, atom::exec_v,
+                      command({"sleep", "100"}), w.sink, std::uint64_t{9});
+  ASSERT_TRUE(guest.wait_for("exec", 10s));
+  guest.disconnect();
+  auto r = live_world::await<exec_result>(pending);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout)
+      << "the exec was never answered";
+  EXPECT_EQ(error_code(r.error()), ec::agent) << why(r.error());
+}
+
+// The owner stops the agent actor (vm actor's release_runtime) while a
+// request is open: it must still be answered. Fails today (see report).
+TEST_F(agent_live, open_requests_are_answered_when_the_agent_is_stopped) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto pending =
+      w.self->request(agent, answer_bound, atom::exec_v,
+                      command({"sleep", "100"}), w.sink, std::uint64_t{9});
+  ASSERT_TRUE(guest.wait_for("exec", 10s));
+  w.self->send_exit(agent, caf::exit_reason::user_shutdown);
+  auto r = live_world::await<exec_result>(pending);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout)
+      << "the exec was never answered";
+}
+
+// Nobody listens: every request fails at once with ec::agent. sync,
+// poweroff and health fail today (see report): they make a response promise
+// before returning the error, so the error never leaves.
+TEST_F(agent_live, unreachable_agent_answers_ready_with_an_error) {
+  auto agent = connect(socket_path());
+  auto r = ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000});
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout);
+  EXPECT_EQ(error_code(r.error()), ec::agent) << why(r.error());
+  EXPECT_NE(why(r.error()).find("cannot connect"), std::string::npos);
+}
+
+TEST_F(agent_live, unreachable_agent_answers_exec_with_an_error) {
+  auto agent = connect(socket_path());
+  auto r = ask<exec_result>(agent, atom::exec_v, command({"echo"}), w.sink,
+                            std::uint64_t{9});
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout);
+  EXPECT_EQ(error_code(r.error()), ec::agent) << why(r.error());
+}
+
+TEST_F(agent_live, unreachable_agent_answers_sync_with_an_error) {
+  auto agent = connect(socket_path());
+  expect_agent_error(ask<bool>(agent, atom::sync_v));
+}
+
+TEST_F(agent_live, unreachable_agent_answers_poweroff_with_an_error) {
+  auto agent = connect(socket_path());
+  expect_agent_error(ask<bool>(agent, atom::poweroff_v));
+}
+
+TEST_F(agent_live, unreachable_agent_answers_health_with_an_error) {
+  auto agent = connect(socket_path());
+  auto r = ask<agent_health>(agent, atom::health_v);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout)
+      << "the request was never answered";
+  EXPECT_EQ(error_code(r.error()), ec::agent) << why(r.error());
+}
+
+} // namespace
+} // namespace banger::test
