@@ -96,6 +96,16 @@ void server::bind() {
   auto dir = path.substr(0, path.rfind('/'));
   if (!dir.empty() && ::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     throw failure("cannot create the socket directory '" + dir + "'");
+  // Only root may change names in the directory: nobody can swap the socket
+  // for a symlink between bind and chown.
+  struct stat dst {};
+  if (::stat(dir.empty() ? "/" : dir.c_str(), &dst) != 0)
+    throw failure("cannot inspect the socket directory '" + dir + "'");
+  if (dst.st_uid != 0 || (dst.st_mode & 0022) != 0)
+    throw std::runtime_error("socket directory '" + dir
+                             + "' must be owned by root and writable by root "
+                               "only: fix its owner and mode or pass another "
+                               "--socket");
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     // A stale socket from an earlier run goes; anything else is not ours.
@@ -116,7 +126,7 @@ void server::bind() {
   ::umask(old_mask);
   if (rc != 0)
     throw failure("cannot bind '" + path + "'");
-  if (::chown(path.c_str(), opts_.owner_uid, static_cast<gid_t>(-1)) != 0)
+  if (::lchown(path.c_str(), opts_.owner_uid, static_cast<gid_t>(-1)) != 0)
     throw failure("cannot give '" + path + "' to uid "
                   + std::to_string(opts_.owner_uid));
   if (::listen(listen_fd_, 16) != 0)
