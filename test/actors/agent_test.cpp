@@ -126,7 +126,8 @@ TEST_F(agent_live, exec_is_answered_when_the_guest_goes_away) {
 }
 
 // The owner stops the agent actor (vm actor's release_runtime) while a
-// request is open: it must still be answered. Fails today (see report).
+// request is open: it must still be answered (CAF 0.17 drops undelivered
+// response promises silently; the exit handler fails them).
 TEST_F(agent_live, open_requests_are_answered_when_the_agent_is_stopped) {
   fake_agent guest(socket_path());
   auto agent = connect(socket_path());
@@ -141,9 +142,9 @@ TEST_F(agent_live, open_requests_are_answered_when_the_agent_is_stopped) {
       << "the exec was never answered";
 }
 
-// Nobody listens: every request fails at once with ec::agent. sync,
-// poweroff and health fail today (see report): they make a response promise
-// before returning the error, so the error never leaves.
+// Nobody listens: every request fails at once with ec::agent. A handler
+// that makes a response promise before returning an error loses the error
+// (the promise took the request over): sync, poweroff and health did.
 TEST_F(agent_live, unreachable_agent_answers_ready_with_an_error) {
   auto agent = connect(socket_path());
   auto r = ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000});

@@ -416,9 +416,9 @@ TEST_F(vm_actor_live, stop_cuts_a_running_exec_and_both_are_answered) {
 }
 
 // The same with the agent socket's EOF arriving after the daemon noticed the
-// VMM exit (a race the test above loses now and then on one core). Fails
-// today: see the report (release_runtime's send_exit drops the agent's
-// pending exec promise, so the client waits forever).
+// VMM exit (a race the test above lost now and then on one core while
+// release_runtime's send_exit dropped the agent's pending exec promise and
+// the client waited forever).
 TEST_F(vm_actor_live, stop_answers_a_running_exec_when_the_agent_eof_is_late) {
   w.driver->set_agent_eof_delay(1s);
   w.start();

@@ -293,8 +293,8 @@ TEST_F(vm_manager_live, adopt_kills_a_live_vmm_whose_agent_is_unreachable) {
     rec.agent_socket = rt.agent_socket;
     ASSERT_TRUE(db.insert_vm(rec));
   });
-  // Generous: today the stop waits out the agent's sync and poweroff
-  // request timeouts (5 s + 3 s) before it kills (see report).
+  // Generous: a broken agent that does not answer sync and poweroff makes
+  // the stop wait out their request timeouts (5 s + 3 s) before it kills.
   vm_info seen;
   EXPECT_TRUE(wait_until(
       [&] {
