@@ -161,6 +161,36 @@ TEST_F(HelperOps, ListReportsWhatItManagesAndNothingElse) {
   EXPECT_EQ(list.nat[0].bridge, "bgtest0");
 }
 
+TEST_F(HelperOps, ARestartedHelperStillKnowsWhatItMade) {
+  {
+    helper_client c(socket_);
+    make_bridge(c);
+    c.ok<helper_create_tap_reply>(
+        helper_msg::create_tap,
+        helper_create_tap{"bgtap2", owner_uid, "bgtest0"});
+    c.ok<helper_add_nat_reply>(helper_msg::add_nat,
+                               helper_add_nat{"10.77.0.7", "bgtest0"});
+  }
+  // The marks live in the kernel, not in the helper's memory.
+  stop_helper();
+  start_helper();
+  helper_client c(socket_);
+  auto list = c.ok<helper_list_reply>(helper_msg::list, helper_list_request{});
+  EXPECT_EQ(list.bridges.size(), 1u);
+  EXPECT_EQ(list.taps.size(), 1u);
+  EXPECT_EQ(list.nat.size(), 1u);
+  EXPECT_FALSE(c.ok<helper_ensure_bridge_reply>(
+                    helper_msg::ensure_bridge,
+                    helper_ensure_bridge{"bgtest0", "10.77.0.1/24"})
+                   .created);
+  EXPECT_FALSE(c.ok<helper_add_nat_reply>(
+                    helper_msg::add_nat, helper_add_nat{"10.77.0.7", "bgtest0"})
+                   .added);
+  EXPECT_TRUE(c.ok<helper_delete_tap_reply>(helper_msg::delete_tap,
+                                            helper_delete_tap{"bgtap2"})
+                  .deleted);
+}
+
 TEST_F(HelperOps, TheOwnerConnectsAndEveryOperationIsLogged) {
   // The owner (not root) is served.
   pid_t pid = ::fork();
