@@ -466,7 +466,7 @@ void do_adopt(self_ptr self) {
         st.agent = spawn_agent(self, st.rec.agent_socket, st.rec.info.name);
         self
           ->request(st.agent, caf::infinite, atom::ready_v,
-                    std::uint32_t{30000})
+                    st.deps.config->boot_timeout_s * 1000)
           .then(
             [=](agent_health&) {
               log::info("vm", "{}: adopted running VMM {}", vm_name(self),

@@ -150,9 +150,18 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
                               });
                         },
                         [=](caf::error& err) mutable {
-                          std::error_code ec;
-                          std::filesystem::remove_all(dir, ec);
-                          fail(err);
+                          // Undo the directory (in a worker: disk I/O).
+                          self
+                            ->request(blocking(self,
+                                               [dir]() -> caf::expected<bool> {
+                                                 std::error_code ec;
+                                                 std::filesystem::remove_all(
+                                                   dir, ec);
+                                                 return true;
+                                               }),
+                                      caf::infinite, atom::run_v)
+                            .then([=](bool) mutable { fail(err); },
+                                  [=](caf::error&) mutable { fail(err); });
                         });
                   },
                   [=](caf::error& err) mutable { fail(err); });
