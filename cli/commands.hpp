@@ -11,5 +11,7 @@ namespace banger::cli {
 void add_vm_commands(CLI::App& app, action& selected);
 void add_image_commands(CLI::App& app, action& selected);
 void add_daemon_commands(CLI::App& app, action& selected);
+void add_ssh_commands(CLI::App& app, action& selected);
+void add_doctor_command(CLI::App& app, action& selected);
 
 } // namespace banger::cli

@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   add_vm_commands(app, selected);
   add_image_commands(app, selected);
   add_daemon_commands(app, selected);
+  add_ssh_commands(app, selected);
+  add_doctor_command(app, selected);
   app.add_subcommand("version", "Print banger's version")
       ->callback([&selected] {
         selected = {[] {
