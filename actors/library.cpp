@@ -1,7 +1,6 @@
 #include "actors/library.hpp"
 
 #include <filesystem>
-#include <fstream>
 
 #include <caf/all.hpp>
 #include <caf/event_based_actor.hpp>
@@ -15,6 +14,40 @@
 namespace banger {
 
 namespace {
+
+/// The shared tail of every import: refuse a name that is taken, copy the
+/// files in a worker, then register them in the store, undoing the copy if
+/// that fails. `Kind` is atom::image or atom::kernel; `file` names the field
+/// holding a path inside the imported directory.
+template <class Info, class Kind, class Job>
+void import_and_register(caf::event_based_actor* self,
+                         caf::typed_response_promise<Info> rp,
+                         store_actor store, Kind kind, std::string what,
+                         std::string name, Job job,
+                         std::string Info::*file) {
+  self->request(store, caf::infinite, kind, atom::get_v, name)
+    .then(
+      [=](Info&) mutable {
+        rp.deliver(make_error(ec::already_exists,
+                              "a " + what + " named \"" + name
+                                + "\" already exists (see: banger " + what
+                                + " list)"));
+      },
+      [=](caf::error&) {
+        self->request(blocking(self, job), caf::infinite, atom::run_v)
+          .then(
+            [=](Info& info) mutable {
+              info.created_at = now_rfc3339();
+              self->request(store, caf::infinite, kind, atom::create_v, info)
+                .then([=](bool) mutable { rp.deliver(info); },
+                      [=](caf::error& err) mutable {
+                        discard_import(info.*file);
+                        rp.deliver(err);
+                      });
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
+      });
+}
 
 caf::behavior library_impl(caf::event_based_actor* self,
                            std::shared_ptr<const daemon_config> config,
@@ -33,41 +66,16 @@ caf::behavior library_impl(caf::event_based_actor* self,
       if (req.kernel.empty())
         req.kernel = "default";
       auto rp = self->make_response_promise<image_info>();
-      // The kernel must exist and the name must be free before any copy.
+      auto images_dir = config->paths.images_dir();
+      // The kernel must exist before any copy.
       self->request(store, caf::infinite, atom::kernel_v, atom::get_v,
                     req.kernel)
         .then(
           [=](kernel_info&) {
-            self->request(store, caf::infinite, atom::image_v, atom::get_v,
-                          req.name)
-              .then(
-                [=](image_info&) mutable {
-                  rp.deliver(make_error(
-                    ec::already_exists,
-                    "an image named \"" + req.name
-                      + "\" already exists (see: banger image list)"));
-                },
-                [=](caf::error&) {
-                  auto images_dir = config->paths.images_dir();
-                  self
-                    ->request(blocking(self,
-                                       [=]() {
-                                         return import_image(images_dir, req);
-                                       }),
-                              caf::infinite, atom::run_v)
-                    .then(
-                      [=](image_info& info) mutable {
-                        info.created_at = now_rfc3339();
-                        self->request(store, caf::infinite, atom::image_v,
-                                      atom::create_v, info)
-                          .then([=](bool) mutable { rp.deliver(info); },
-                                [=](caf::error& err) mutable {
-                                  discard_import(info.rootfs);
-                                  rp.deliver(err);
-                                });
-                      },
-                      [=](caf::error& err) mutable { rp.deliver(err); });
-                });
+            import_and_register(
+              self, rp, store, atom::image_v, "image", req.name,
+              [=] { return import_image(images_dir, req); },
+              &image_info::rootfs);
           },
           [=](caf::error& err) mutable { rp.deliver(err); });
       return rp;
@@ -77,36 +85,11 @@ caf::behavior library_impl(caf::event_based_actor* self,
       if (auto why = validate_object_name("kernel", req.name); !why.empty())
         return make_error(ec::invalid_argument, why);
       auto rp = self->make_response_promise<kernel_info>();
-      self->request(store, caf::infinite, atom::kernel_v, atom::get_v,
-                    req.name)
-        .then(
-          [=](kernel_info&) mutable {
-            rp.deliver(make_error(ec::already_exists,
-                                  "a kernel named \"" + req.name
-                                    + "\" already exists (see: banger "
-                                      "kernel list)"));
-          },
-          [=](caf::error&) {
-            auto kernels_dir = config->paths.kernels_dir();
-            self
-              ->request(blocking(self,
-                                 [=]() {
-                                   return import_kernel(kernels_dir, req);
-                                 }),
-                        caf::infinite, atom::run_v)
-              .then(
-                [=](kernel_info& info) mutable {
-                  info.created_at = now_rfc3339();
-                  self->request(store, caf::infinite, atom::kernel_v,
-                                atom::create_v, info)
-                    .then([=](bool) mutable { rp.deliver(info); },
-                          [=](caf::error& err) mutable {
-                            discard_import(info.vmlinux);
-                            rp.deliver(err);
-                          });
-                },
-                [=](caf::error& err) mutable { rp.deliver(err); });
-          });
+      auto kernels_dir = config->paths.kernels_dir();
+      import_and_register(
+        self, rp, store, atom::kernel_v, "kernel", req.name,
+        [=] { return import_kernel(kernels_dir, req); },
+        &kernel_info::vmlinux);
       return rp;
     },
   };
