@@ -20,7 +20,7 @@ namespace banger {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_record& x) {
   return f(caf::meta::type_name("vm_record"), x.info, x.root_disk,
-           x.agent_socket, x.qmp_socket, x.serial_log, x.accel);
+           x.agent_socket, x.qmp_socket, x.serial_log, x.accel, x.tap);
 }
 
 template <class Inspector>

@@ -46,14 +46,14 @@ typename Inspector::result_type inspect(Inspector& f, stdin_chunk& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_spec& x) {
   return f(caf::meta::type_name("vm_spec"), x.name, x.image, x.kernel, x.vcpu,
-           x.memory_mib);
+           x.memory_mib, x.nat);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_info& x) {
   return f(caf::meta::type_name("vm_info"), x.id, x.name, x.state, x.image,
            x.kernel, x.vcpu, x.memory_mib, x.pid, x.created_at, x.started_at,
-           x.boot_ms, x.last_error, x.dir);
+           x.boot_ms, x.last_error, x.dir, x.ip, x.mac, x.nat);
 }
 
 template <class Inspector>

@@ -7,7 +7,8 @@ using wire::object_reader;
 
 json to_json(const vm_spec& x) {
   return {{"name", x.name},     {"image", x.image}, {"kernel", x.kernel},
-          {"vcpu", x.vcpu},     {"memory_mib", x.memory_mib}};
+          {"vcpu", x.vcpu},     {"memory_mib", x.memory_mib},
+          {"nat", x.nat}};
 }
 
 void from_json(const json& j, vm_spec& x) {
@@ -17,6 +18,7 @@ void from_json(const json& j, vm_spec& x) {
   r.optional("kernel", x.kernel);
   r.optional("vcpu", x.vcpu);
   r.optional("memory_mib", x.memory_mib);
+  r.optional("nat", x.nat);
   r.finish();
 }
 
@@ -33,7 +35,10 @@ json to_json(const vm_info& x) {
           {"started_at", x.started_at},
           {"boot_ms", x.boot_ms},
           {"last_error", x.last_error},
-          {"dir", x.dir}};
+          {"dir", x.dir},
+          {"ip", x.ip},
+          {"mac", x.mac},
+          {"nat", x.nat}};
 }
 
 void from_json(const json& j, vm_info& x) {
@@ -51,6 +56,9 @@ void from_json(const json& j, vm_info& x) {
   r.optional("boot_ms", x.boot_ms);
   r.optional("last_error", x.last_error);
   r.optional("dir", x.dir);
+  r.optional("ip", x.ip);
+  r.optional("mac", x.mac);
+  r.optional("nat", x.nat);
   r.finish();
 }
 

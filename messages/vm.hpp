@@ -28,6 +28,7 @@ struct vm_spec {
   std::string kernel;
   std::uint32_t vcpu = 0;
   std::uint32_t memory_mib = 0;
+  bool nat = false; // masquerade the guest's traffic out of the host
 };
 
 /// A VM as stored and as shown.
@@ -45,6 +46,9 @@ struct vm_info {
   std::uint64_t boot_ms = 0; // last start: VMM spawn -> agent answered
   std::string last_error;
   std::string dir;
+  std::string ip;  // guest IPv4 on banger's bridge; "" without networking
+  std::string mac; // the guest NIC's MAC
+  bool nat = false;
 };
 
 struct vm_list {

@@ -114,6 +114,7 @@ struct exec_plan {
   std::vector<char*> argv_ptrs;
   std::vector<char*> env_ptrs;
   int max_fd = 1024;
+  std::vector<std::pair<int, int>> pass_fds; // {ours, the child's number}
 };
 
 std::vector<std::string> merged_env(const std::vector<std::string>& extra) {
@@ -224,6 +225,7 @@ void report_failure(int fd, child_stage stage, int err) {
 /// Runs in the forked child: async-signal-safe calls only.
 [[noreturn]] void exec_child(const exec_plan& plan, int in, int out, int err,
                              int report_fd) {
+  // report_fd may move (see the passed descriptors below).
   // Ignored signals and the blocked mask survive exec: give the program a
   // clean slate (SIGPIPE in particular is often ignored by daemons).
   struct sigaction dfl {};
@@ -241,10 +243,33 @@ void report_failure(int fd, child_stage stage, int err) {
     report_failure(report_fd, child_stage::chdir, errno);
     ::_exit(127);
   }
+  // Passed descriptors first move out of the way of their target numbers
+  // (a target may be where another one, or the report pipe, sits now).
+  constexpr int parking = 1000;
+  std::vector<std::pair<int, int>> parked;
+  if (!plan.pass_fds.empty()) {
+    int moved = ::fcntl(report_fd, F_DUPFD_CLOEXEC, parking);
+    if (moved >= 0)
+      report_fd = moved;
+    for (auto [ours, theirs] : plan.pass_fds) {
+      int high = ::fcntl(ours, F_DUPFD_CLOEXEC, parking);
+      if (high < 0) {
+        report_failure(report_fd, child_stage::exec, errno);
+        ::_exit(127);
+      }
+      parked.emplace_back(high, theirs);
+    }
+  }
   // Every fd above stdio closes at exec, including the report pipe.
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
     for (int fd = 3; fd < plan.max_fd; ++fd)
       ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // dup2 clears CLOEXEC on the copy: these are the only ones that survive.
+  for (auto [high, theirs] : parked)
+    if (::dup2(high, theirs) < 0) {
+      report_failure(report_fd, child_stage::exec, errno);
+      ::_exit(127);
+    }
   ::execve(plan.path.c_str(), plan.argv_ptrs.data(), plan.env_ptrs.data());
   report_failure(report_fd, child_stage::exec, errno);
   ::_exit(127);
@@ -549,6 +574,14 @@ caf::expected<std::int64_t> spawn_detached(const std::vector<std::string>& argv,
   auto plan = make_plan(argv, opts.cwd, opts.env_extra);
   if (!plan)
     return plan.error();
+  for (auto [ours, theirs] : opts.pass_fds)
+    if (ours < 0 || theirs <= 2 || ::fcntl(ours, F_GETFD) < 0)
+      return make_error(ec::invalid_argument,
+                        "cannot pass descriptor " + std::to_string(ours) + " as "
+                          + std::to_string(theirs) + " to " + plan->program
+                          + ": it is not open or the target is stdio (this is "
+                            "a bug in banger)");
+  plan->pass_fds = opts.pass_fds;
   unique_fd null_in{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
   if (!null_in.valid() || !lift_fd(null_in))
     return make_error(ec::internal, "cannot open /dev/null to start "

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -59,6 +60,9 @@ struct spawn_options {
   /// Runs the child in a session of its own, so that nothing aimed at our
   /// session or terminal reaches it.
   bool new_session = true;
+  /// Descriptors the child inherits: {ours, the number it has in the child}
+  /// (child numbers above 2). Everything else above stdio is closed.
+  std::vector<std::pair<int, int>> pass_fds;
 };
 
 /// Starts `argv` detached (double fork): the process is not our child, so it

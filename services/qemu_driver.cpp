@@ -98,6 +98,17 @@ void remove_leftovers(const vm_runtime& rt) {
 
 } // namespace
 
+std::string qemu_escape(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    out += c;
+    if (c == ',')
+      out += ',';
+  }
+  return out;
+}
+
 std::vector<std::string> qemu_argv(const vm_launch_spec& spec,
                                    const accel_choice& accel,
                                    std::uint64_t tsc_khz,
@@ -137,15 +148,25 @@ std::vector<std::string> qemu_argv(const vm_launch_spec& spec,
   // the qcow2 metadata inconsistent, which would break snapshots of the disk.
   argv.insert(argv.end(), {
     "-append", append,
-    "-drive", "id=d0,file=" + spec.root_disk + ",format=qcow2,if=none,cache=writeback",
+    "-drive", "id=d0,file=" + qemu_escape(spec.root_disk) + ",format=qcow2,if=none,cache=writeback",
     "-device", "virtio-blk-device,drive=d0",
     "-device", "virtio-serial-device",
-    "-chardev", "socket,id=c0,path=" + agent_sock + ",server=on,wait=off",
+    "-chardev", "socket,id=c0,path=" + qemu_escape(agent_sock) + ",server=on,wait=off",
     "-device", "virtserialport,chardev=c0,name=org.banger.agent",
     "-serial", "file:" + serial_log,
-    "-qmp", "unix:" + qmp_sock + ",server=on,wait=off",
+    "-qmp", "unix:" + qemu_escape(qmp_sock) + ",server=on,wait=off",
     "-pidfile", spec.dir + "/qemu.pid",
   });
+  if (spec.tap_fd >= 0) {
+    // launch() hands the TAP to QEMU as descriptor qemu_tap_fd.
+    argv.insert(argv.end(), {
+      "-netdev", "tap,id=n0,fd=" + std::to_string(qemu_tap_fd),
+      "-device", "virtio-net-device,netdev=n0" + (spec.mac.empty() ? std::string{} : ",mac=" + spec.mac),
+    });
+  }
+  for (const auto& [name, path] : spec.fw_cfg_files)
+    argv.insert(argv.end(), {"-fw_cfg", "name=opt/banger/" + qemu_escape(name)
+                                          + ",file=" + qemu_escape(path)});
   return argv;
 }
 
@@ -322,6 +343,8 @@ caf::expected<vm_runtime> qemu_driver::launch(const vm_launch_spec& spec) {
   opts.stdout_path = qemu_log;
   opts.stderr_path = qemu_log;
   opts.cwd = spec.dir;
+  if (spec.tap_fd >= 0)
+    opts.pass_fds = {{spec.tap_fd, qemu_tap_fd}};
   auto pid = spawn_detached(argv, opts);
   if (!pid)
     return pid.error();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -33,6 +34,13 @@ struct qemu_config {
 /// The argv that launches `spec` (argv[0] is "qemu-system-x86_64"). Pure:
 /// no file is touched. tsc_early_khz goes on the kernel cmdline only under
 /// TCG, and only when `tsc_khz` is known (non-zero).
+/// The descriptor number a VM's TAP has inside QEMU (-netdev tap,fd=N).
+inline constexpr int qemu_tap_fd = 3;
+
+/// A value for QEMU's key=value option syntax: commas doubled, so that a
+/// path with a comma stays one value.
+std::string qemu_escape(std::string_view value);
+
 std::vector<std::string> qemu_argv(const vm_launch_spec& spec,
                                    const accel_choice& accel,
                                    std::uint64_t tsc_khz,

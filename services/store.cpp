@@ -71,6 +71,14 @@ constexpr std::array migrations{
     CREATE INDEX images_by_kernel ON images(kernel);
     PRAGMA application_id = 1111576135;
   )sql"},
+  migration{2, "add the VMs' network columns (ip, mac, tap, nat)", R"sql(
+    ALTER TABLE vms ADD COLUMN ip  TEXT NOT NULL DEFAULT '';
+    ALTER TABLE vms ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+    ALTER TABLE vms ADD COLUMN tap TEXT NOT NULL DEFAULT '';
+    ALTER TABLE vms ADD COLUMN nat INTEGER NOT NULL DEFAULT 0;
+    -- an address is never handed out twice while its VM exists.
+    CREATE UNIQUE INDEX vms_by_ip ON vms(ip) WHERE ip != '';
+  )sql"},
 };
 
 constexpr int latest_version = migrations.back().version;
@@ -262,7 +270,7 @@ caf::expected<int> migrate(sqlite3* db, const std::string& path) {
 constexpr const char* vm_columns
   = "id, name, state, image, kernel, vcpu, memory_mib, pid, created_at, "
     "started_at, boot_ms, last_error, dir, root_disk, agent_socket, "
-    "qmp_socket, serial_log, accel";
+    "qmp_socket, serial_log, accel, ip, mac, tap, nat";
 
 void bind_vm(stmt& s, const vm_record& r) {
   const auto& i = r.info;
@@ -271,7 +279,7 @@ void bind_vm(stmt& s, const vm_record& r) {
     .text(i.created_at).text(i.started_at)
     .integer(static_cast<std::int64_t>(i.boot_ms)).text(i.last_error).text(i.dir)
     .text(r.root_disk).text(r.agent_socket).text(r.qmp_socket).text(r.serial_log)
-    .text(r.accel);
+    .text(r.accel).text(i.ip).text(i.mac).text(r.tap).integer(i.nat ? 1 : 0);
 }
 
 vm_record read_vm(const stmt& s) {
@@ -295,6 +303,10 @@ vm_record read_vm(const stmt& s) {
   r.qmp_socket = s.col_text(15);
   r.serial_log = s.col_text(16);
   r.accel = s.col_text(17);
+  i.ip = s.col_text(18);
+  i.mac = s.col_text(19);
+  r.tap = s.col_text(20);
+  i.nat = s.col_int(21) != 0;
   return r;
 }
 
@@ -452,7 +464,7 @@ caf::expected<void> store::insert_vm(const vm_record& r) {
   if (auto ok = check_vm(r, true); !ok)
     return ok;
   auto sql = fmt::format("INSERT INTO vms ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                         "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                         "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
                          vm_columns);
   stmt s{db_, sql.c_str()};
   bind_vm(s, r);
@@ -474,7 +486,8 @@ caf::expected<void> store::update_vm(const vm_record& r) {
               "vcpu = ?6, memory_mib = ?7, pid = ?8, created_at = ?9, "
               "started_at = ?10, boot_ms = ?11, last_error = ?12, dir = ?13, "
               "root_disk = ?14, agent_socket = ?15, qmp_socket = ?16, "
-              "serial_log = ?17, accel = ?18 WHERE id = ?1"};
+              "serial_log = ?17, accel = ?18, ip = ?19, mac = ?20, tap = ?21, "
+              "nat = ?22 WHERE id = ?1"};
   bind_vm(s, r);
   if (s.step() != SQLITE_DONE)
     return sql_error(fmt::format("update VM {}", in_quotes(r.info.name)).c_str());

@@ -27,6 +27,7 @@ struct vm_record {
   std::string qmp_socket;
   std::string serial_log;
   std::string accel;        // "kvm" / "tcg"
+  std::string tap;          // the TAP leased while it runs; "" otherwise
 };
 
 class store {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -25,6 +26,13 @@ struct vm_launch_spec {
   std::uint32_t vcpu = 1;
   std::uint32_t memory_mib = 256;
   std::vector<std::string> extra_cmdline; // e.g. banger.ip=..., appended
+  /// The guest NIC: an open TAP descriptor the VMM inherits (-1: no NIC) and
+  /// the MAC the guest sees. The caller keeps ownership of the descriptor.
+  int tap_fd = -1;
+  std::string mac;
+  /// Files the guest reads through fw_cfg (name under opt/banger/ -> host
+  /// path), e.g. {"authorized_keys", "<dir>/authorized_keys"}.
+  std::vector<std::pair<std::string, std::string>> fw_cfg_files;
 };
 
 /// Where a launched VM's control files are.

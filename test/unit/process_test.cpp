@@ -1,4 +1,5 @@
 #include "services/process.hpp"
+#include "services/error.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -279,6 +280,39 @@ TEST(Process, SpawnDetachedClosesOurFds) {
   ASSERT_TRUE(pid);
   EXPECT_TRUE(banger::wait_pid_exit(*pid, 5s));
   EXPECT_EQ(slurp(log), "closed\n");
+}
+
+TEST(Process, SpawnDetachedPassesChosenDescriptors) {
+  int p1[2], p2[2];
+  ASSERT_EQ(::pipe2(p1, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(p2, O_CLOEXEC), 0);
+  // Crossed on purpose: p2's write end becomes 3 and p1's becomes 4, so a
+  // naive dup2 order would clobber one with the other.
+  banger::spawn_options opts;
+  opts.pass_fds = {{p2[1], 3}, {p1[1], 4}};
+  auto pid = banger::spawn_detached({"sh", "-c", "echo three >&3; echo four >&4"}, opts);
+  ::close(p1[1]);
+  ::close(p2[1]);
+  ASSERT_TRUE(pid) << banger::error_message(pid.error());
+  auto drain = [](int fd) {
+    std::string out;
+    char buf[64];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+      out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+  };
+  EXPECT_EQ(drain(p2[0]), "three\n");
+  EXPECT_EQ(drain(p1[0]), "four\n");
+}
+
+TEST(Process, SpawnDetachedRefusesAClosedDescriptor) {
+  banger::spawn_options opts;
+  opts.pass_fds = {{987, 3}};
+  auto pid = banger::spawn_detached({"true"}, opts);
+  ASSERT_FALSE(pid);
+  EXPECT_NE(banger::error_message(pid.error()).find("987"), std::string::npos);
 }
 
 TEST(Process, SpawnDetachedMissingBinaryIsAnError) {

@@ -152,11 +152,44 @@ TEST(QemuArgv, NameMemoryAndVcpuFollowTheSpec) {
   EXPECT_NE(arg_after(argv, "-append").find("banger.id=ff00 "), std::string::npos);
 }
 
-TEST(QemuArgv, NoNetworkDevicesYet) {
+TEST(QemuArgv, NoNicWithoutATap) {
   for (const auto& a : argv_for(tcg)) {
     EXPECT_EQ(a.find("netdev"), std::string::npos) << a;
     EXPECT_EQ(a.find("virtio-net"), std::string::npos) << a;
+    EXPECT_EQ(a.find("fw_cfg"), std::string::npos) << a;
   }
+}
+
+TEST(QemuArgv, TapBecomesAVirtioNicOnTheInheritedDescriptor) {
+  auto spec = sample_spec();
+  spec.tap_fd = 17; // ours; QEMU sees it as qemu_tap_fd
+  spec.mac = "02:62:67:10:00:05";
+  auto argv = banger::qemu_argv(spec, tcg, 1000, "/a", "/q", "/s");
+  EXPECT_EQ(arg_after(argv, "-netdev"),
+            "tap,id=n0,fd=" + std::to_string(banger::qemu_tap_fd));
+  bool nic = false;
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == "-device" && argv[i + 1].rfind("virtio-net-device", 0) == 0) {
+      EXPECT_EQ(argv[i + 1], "virtio-net-device,netdev=n0,mac=02:62:67:10:00:05");
+      nic = true;
+    }
+  EXPECT_TRUE(nic);
+}
+
+TEST(QemuArgv, FwCfgFilesAreNamedUnderOptBangerAndEscaped) {
+  auto spec = sample_spec();
+  spec.fw_cfg_files = {{"authorized_keys", "/state/vms/a,b/authorized_keys"}};
+  auto argv = banger::qemu_argv(spec, tcg, 1000, "/a", "/q", "/s");
+  EXPECT_EQ(arg_after(argv, "-fw_cfg"),
+            "name=opt/banger/authorized_keys,file=/state/vms/a,,b/authorized_keys");
+}
+
+TEST(QemuArgv, PathsWithCommasStayOneValue) {
+  auto spec = sample_spec();
+  spec.root_disk = "/st,ate/root.qcow2";
+  auto argv = banger::qemu_argv(spec, tcg, 1000, "/a,s", "/q", "/s");
+  EXPECT_NE(arg_after(argv, "-drive").find("file=/st,,ate/root.qcow2,format"), std::string::npos);
+  EXPECT_NE(arg_after(argv, "-chardev").find("path=/a,,s,server"), std::string::npos);
 }
 
 TEST(QemuArgv, CmdlineMatchesOnlyItsOwnVm) {
