@@ -6,6 +6,7 @@
 #include <string>
 
 #include "services/paths.hpp"
+#include "services/settings.hpp"
 
 namespace banger {
 
@@ -23,6 +24,9 @@ struct daemon_config {
   std::uint32_t boot_timeout_s = 120;
   /// "auto", "kvm" or "tcg".
   std::string accel = "auto";
+  network_settings network;
+  /// How networking runs, or why it is off (daemon status, doctor).
+  std::string network_note;
 };
 
 } // namespace banger

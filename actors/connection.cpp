@@ -219,6 +219,12 @@ void dispatch(self_ptr self, wire::envelope& env) {
       auto req = decode<vm_stop_request>(env.body);
       forward<vm_info>(self, id, type, d.manager, atom::stop_v, req.name,
                        req.timeout_s);
+    } else if (type == "vm.set") {
+      auto req = decode<vm_set_request>(env.body);
+      if (!req.has_nat)
+        throw wire::decode_error("vm set: nothing to change (give \"nat\")");
+      forward<vm_info>(self, id, type, d.manager, atom::put_v, atom::nat_v,
+                       req.name, req.nat);
     } else if (type == "vm.delete") {
       auto req = decode<vm_delete_request>(env.body);
       forward<bool>(self, id, type, d.manager, atom::del_v, req.name,

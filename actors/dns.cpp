@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -96,7 +97,7 @@ std::string format_address(const sockaddr_storage& ss) {
 class udp_server {
 public:
   static caf::expected<std::shared_ptr<udp_server>>
-  open(const std::string& listen) {
+  open(const std::string& listen, int bound_fd) {
     auto ep = parse_listen(listen);
     if (!ep)
       return std::move(ep.error());
@@ -107,12 +108,20 @@ public:
                                     what, listen, std::strerror(errno)));
     };
     auto srv = std::make_shared<udp_server>();
-    srv->fd_ = ::socket(ep->addr.ss_family,
-                        SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (srv->fd_ < 0)
-      return unavailable("create");
-    if (::bind(srv->fd_, reinterpret_cast<sockaddr*>(&ep->addr), ep->len) != 0)
-      return unavailable("bind");
+    if (bound_fd >= 0) {
+      // Bound for us (banger-helper binds port 53 for an unprivileged daemon).
+      srv->fd_ = bound_fd;
+      int flags = ::fcntl(srv->fd_, F_GETFL);
+      if (flags < 0 || ::fcntl(srv->fd_, F_SETFL, flags | O_NONBLOCK) != 0)
+        return unavailable("use");
+    } else {
+      srv->fd_ = ::socket(ep->addr.ss_family,
+                          SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (srv->fd_ < 0)
+        return unavailable("create");
+      if (::bind(srv->fd_, reinterpret_cast<sockaddr*>(&ep->addr), ep->len) != 0)
+        return unavailable("bind");
+    }
     sockaddr_storage bound{};
     socklen_t len = sizeof(bound);
     if (::getsockname(srv->fd_, reinterpret_cast<sockaddr*>(&bound), &len) != 0)
@@ -268,7 +277,7 @@ caf::expected<dns_actor> spawn_dns(caf::actor_system& sys,
   dns::zone zone;
   zone.origin = dns::normalize_zone(cfg.zone);
   zone.ttl = cfg.ttl_s;
-  auto server = udp_server::open(cfg.listen);
+  auto server = udp_server::open(cfg.listen, cfg.bound_fd);
   if (!server)
     return std::move(server.error());
   (*server)->start(std::make_shared<const dns::zone>(zone));

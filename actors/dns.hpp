@@ -25,6 +25,9 @@ struct dns_config {
   std::string zone = "vm";
   /// TTL of A records, in seconds: short, VMs come and go.
   std::uint32_t ttl_s = 5;
+  /// A UDP socket already bound to `listen` (the server takes it over), or
+  /// -1 to bind one here.
+  int bound_fd = -1;
 };
 
 /// One published record.

@@ -64,6 +64,8 @@ using vm_actor = caf::typed_actor<
   caf::replies_to<atom::del, bool>::with<bool>,
   /// The current view of the VM.
   caf::replies_to<atom::get>::with<vm_info>,
+  /// `vm set --nat/--no-nat` (stopped or created only; applies at start).
+  caf::replies_to<atom::put, atom::nat, bool>::with<vm_info>,
   /// Daemon start: reconciles the stored row with what really runs.
   caf::reacts_to<atom::adopt>,
   /// From its VMM watcher: the process with this pid is gone.
@@ -82,6 +84,7 @@ using vm_manager_actor = caf::typed_actor<
   caf::replies_to<atom::exec, std::string, exec_spec, caf::actor,
                   std::uint64_t>::with<exec_result>,
   caf::replies_to<atom::del, std::string, bool>::with<bool>,
+  caf::replies_to<atom::put, atom::nat, std::string, bool>::with<vm_info>,
   caf::replies_to<atom::status>::with<daemon_status>,
   /// From vm actors: their latest view, for list/status without a fan-out.
   caf::reacts_to<atom::updated, vm_info>,

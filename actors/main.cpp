@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -18,13 +19,17 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "actors/bootstrap.hpp"
 #include "actors/bridge.hpp"
+#include "actors/network.hpp"
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/library.hpp"
 #include "actors/store_actor.hpp"
 #include "actors/vm_manager.hpp"
 #include "services/error.hpp"
+#include "services/lifecycle.hpp"
+#include "services/privilege.hpp"
 #include "services/log.hpp"
 #include "services/paths.hpp"
 #include "services/qemu_driver.hpp"
@@ -56,18 +61,43 @@ int main(int argc, char** argv) {
                "talks to it)"};
   auto config = std::make_shared<daemon_config>();
   bool check_migrations = false;
+  bool no_network = false;
   std::string log_level = "info";
+  std::string owner_flag;
+  settings flags; // values of the flags below (applied only when given)
   app.add_option("--accel", config->accel,
                  "VM acceleration: auto (KVM where hardware virtualization "
                  "works, else TCG), kvm or tcg")
     ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  app.add_option("--stop-timeout", config->stop_timeout_s,
+  auto* stop_opt = app.add_option("--stop-timeout", flags.vm.stop_timeout_s,
                  "Seconds a graceful stop waits for the guest to power off "
-                 "before killing it")
+                 "before killing it ([vm] stop_timeout; default 10)")
     ->check(CLI::Range(1u, 3600u));
-  app.add_option("--boot-timeout", config->boot_timeout_s,
-                 "Seconds a boot may take until the guest agent answers")
+  auto* boot_opt = app.add_option("--boot-timeout", flags.vm.boot_timeout_s,
+                 "Seconds a boot may take until the guest agent answers "
+                 "([vm] boot_timeout; default 120)")
     ->check(CLI::Range(1u, 3600u));
+  app.add_option("--owner", owner_flag,
+                 "Started as root: the user bangerd runs as (default: the user "
+                 "who ran sudo). banger-helper alone keeps root");
+  auto* bridge_opt = app.add_option("--bridge", flags.network.bridge,
+                 "Bridge the VMs attach to ([network] bridge; default banger0)");
+  auto* subnet_opt = app.add_option("--subnet", flags.network.subnet,
+                 "The VMs' IPv4 subnet; the bridge takes its first address "
+                 "([network] subnet; default 172.16.0.0/24)");
+  auto* dns_opt = app.add_option("--dns", flags.network.dns,
+                 "ip:port of the .vm DNS server ([network] dns; default: the "
+                 "bridge address, port 53)");
+  auto* pool_opt = app.add_option("--tap-pool", flags.network.tap_pool,
+                 "Idle TAP devices kept ready for fast starts ([network] "
+                 "tap_pool; default 2)")
+    ->check(CLI::Range(0u, 64u));
+  std::string helper_socket;
+  app.add_option("--helper-socket", helper_socket,
+                 "banger-helper's socket (default: helper.sock in the runtime "
+                 "directory)");
+  app.add_flag("--no-network", no_network,
+               "Run VMs without a network (no helper, bridge, TAPs or DNS)");
   app.add_option("--log-level", log_level, "debug, info, warn or error")
     ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_flag("--check-migrations", check_migrations,
@@ -79,7 +109,14 @@ int main(int argc, char** argv) {
 
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  config->paths = resolve_paths();
+  std::string owner_warning;
+  auto owner = daemon_owner(owner_flag, &owner_warning);
+  if (!owner)
+    return fail(error_message(owner.error()));
+  if (::geteuid() != 0 && owner->uid != ::geteuid())
+    return fail("--owner " + owner_flag + " needs root: start the daemon "
+                "with sudo, or leave --owner out to run it as yourself");
+  config->paths = resolve_paths_for(owner->uid);
   auto& paths = config->paths;
 
   if (check_migrations) {
@@ -93,8 +130,58 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  settings conf;
+  if (auto ok = load_settings(paths.config_file(), conf); !ok)
+    return fail(error_message(ok.error()));
+  if (stop_opt->count() > 0)
+    conf.vm.stop_timeout_s = flags.vm.stop_timeout_s;
+  if (boot_opt->count() > 0)
+    conf.vm.boot_timeout_s = flags.vm.boot_timeout_s;
+  if (bridge_opt->count() > 0)
+    conf.network.bridge = flags.network.bridge;
+  if (subnet_opt->count() > 0)
+    conf.network.subnet = flags.network.subnet;
+  if (dns_opt->count() > 0)
+    conf.network.dns = flags.network.dns;
+  if (pool_opt->count() > 0)
+    conf.network.tap_pool = flags.network.tap_pool;
+  conf.network.helper_socket
+    = helper_socket.empty() ? paths.helper_socket() : helper_socket;
+  config->stop_timeout_s = conf.vm.stop_timeout_s;
+  config->boot_timeout_s = conf.vm.boot_timeout_s;
+  config->network = conf.network;
+  if (!no_network)
+    if (auto b = bridge_address(conf.network); !b)
+      return fail(error_message(b.error()));
+
+  if (::geteuid() == 0) {
+    // The privilege split: the helper keeps root, the daemon becomes the owner.
+    if (!owner_warning.empty())
+      log::warn("bangerd", "{}", owner_warning);
+    if (auto ok = hand_over_dirs(paths, *owner); !ok)
+      return fail(error_message(ok.error()));
+    if (!no_network)
+      if (auto ok = ensure_helper(paths, conf.network, owner->uid); !ok)
+        return fail(error_message(ok.error()));
+    if (owner->uid != 0)
+      if (auto ok = drop_to(*owner); !ok)
+        return fail(error_message(ok.error()));
+  }
+
   if (auto why = ensure_dirs(paths); !why.empty())
     return fail(why);
+  network_state net_state;
+  if (no_network) {
+    net_state.note = "off: bangerd runs with --no-network";
+  } else {
+    auto up = bring_up_network(conf.network);
+    if (!up)
+      return fail(error_message(up.error()));
+    net_state = std::move(*up);
+  }
+  config->network_note = net_state.note;
+  if (!net_state.enabled)
+    log::warn("bangerd", "networking {}; VMs get no network", net_state.note);
   auto db = store::open(paths.database());
   if (!db)
     return fail(error_message(db.error()));
@@ -119,13 +206,70 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::banger>();
   cfg.add_message_types<caf::id_block::banger_daemon>();
+  cfg.add_message_types<caf::id_block::banger_dns>();
+  cfg.add_message_types<caf::id_block::banger_net>();
   caf::actor_system sys{cfg};
   int rc = 0;
   {
     caf::scoped_actor self{sys};
     auto store_handle = spawn_store(sys, std::move(*db));
+    vm_network net;
+    if (net_state.enabled) {
+      net.helper = spawn_helper_actor(
+        sys, helper_actor_config{conf.network.helper_socket,
+                                 conf.network.bridge,
+                                 static_cast<std::uint32_t>(::getuid())});
+      net.pool = spawn_tap_pool(sys, net.helper, conf.network.tap_prefix,
+                                conf.network.tap_pool);
+      net.bridge_cidr = to_string(net_state.bridge);
+      if (!net_state.dns_listen.empty()) {
+        dns_config dcfg;
+        dcfg.listen = net_state.dns_listen;
+        dcfg.bound_fd = net_state.dns_fd.valid() ? net_state.dns_fd.release() : -1;
+        auto dns = spawn_dns(sys, dcfg);
+        if (dns) {
+          net.dns = *dns;
+          net.dns_server = net_state.dns_server;
+        } else {
+          log::warn("bangerd", "no .vm DNS: {}", error_message(dns.error()));
+        }
+      }
+      // Leftovers of a crash or an older daemon: TAPs and NAT rules that no
+      // running VM holds.
+      std::vector<std::string> taps_in_use;
+      std::set<std::string> nat_in_use;
+      for (auto& rec : *existing) {
+        auto st = parse_vm_state(rec.info.state);
+        if (!st || !is_active(*st))
+          continue;
+        if (!rec.tap.empty())
+          taps_in_use.push_back(rec.tap);
+        if (rec.info.nat)
+          nat_in_use.insert(rec.info.ip);
+      }
+      self->request(net.pool, std::chrono::seconds(30), atom::reconcile_v,
+                    taps_in_use)
+        .receive(
+          [](std::uint32_t n) {
+            if (n > 0)
+              log::info("bangerd", "deleted {} leftover TAP(s)", n);
+          },
+          [](caf::error& err) {
+            log::warn("bangerd", "cannot reconcile TAPs: {}", error_message(err));
+          });
+      self->request(net.helper, std::chrono::seconds(30), atom::list_v, atom::nat_v)
+        .receive(
+          [&](std::vector<std::string>& ips) {
+            for (auto& ip : ips)
+              if (nat_in_use.count(ip) == 0)
+                caf::anon_send(net.helper, atom::nat_v, ip, false);
+          },
+          [](caf::error& err) {
+            log::warn("bangerd", "cannot reconcile NAT rules: {}", error_message(err));
+          });
+    }
     auto manager = spawn_vm_manager(sys, config, driver, store_handle,
-                                    std::move(*existing));
+                                    std::move(*existing), net);
     auto library = spawn_library(sys, config, store_handle);
     auto shutdown_target = caf::actor_cast<caf::actor>(self);
     auto br = bridge::listen(sys, paths.socket(),
@@ -147,6 +291,11 @@ int main(int argc, char** argv) {
       sig.join();
     }
     self->send_exit(manager, caf::exit_reason::user_shutdown);
+    for (auto& a : {caf::actor_cast<caf::actor>(net.helper),
+                    caf::actor_cast<caf::actor>(net.pool),
+                    caf::actor_cast<caf::actor>(net.dns)})
+      if (a)
+        self->send_exit(a, caf::exit_reason::user_shutdown);
     self->send_exit(library, caf::exit_reason::user_shutdown);
     self->send_exit(store_handle, caf::exit_reason::user_shutdown);
   }

@@ -7,10 +7,12 @@
 #include <functional>
 
 #include <caf/all.hpp>
+#include <unistd.h>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/agent.hpp"
 #include "actors/blocking.hpp"
+#include "messages/helper.hpp"
 #include "services/error.hpp"
 #include "services/lifecycle.hpp"
 #include "services/log.hpp"
@@ -117,8 +119,35 @@ void watch(self_ptr self) {
   }).detach();
 }
 
+/// Withdraws what the network gave the running VM: its DNS name, its NAT
+/// rule and its TAP. Fire and forget: each is idempotent, and the helper
+/// actor runs them in order, before any later start's requests.
+void release_network(self_ptr self) {
+  auto& st = self->state;
+  auto& net = st.deps.net;
+  if (!net.enabled() || st.rec.info.ip.empty())
+    return;
+  if (net.dns)
+    caf::anon_send(net.dns, atom::del_v, st.rec.info.name);
+  if (st.rec.info.nat)
+    caf::anon_send(net.helper, atom::nat_v, st.rec.info.ip, false);
+  if (!st.rec.tap.empty()) {
+    caf::anon_send(net.pool, atom::release_v, st.rec.tap);
+    st.rec.tap.clear();
+  }
+}
+
+/// A running VM answers as <name>.vm.
+void publish_name(self_ptr self) {
+  auto& st = self->state;
+  if (st.deps.net.dns && !st.rec.info.ip.empty())
+    caf::anon_send(st.deps.net.dns, atom::put_v, st.rec.info.name,
+                   st.rec.info.ip);
+}
+
 /// Forgets the VMM: stops the watcher and drops the agent connection.
 void release_runtime(self_ptr self) {
+  release_network(self);
   auto& st = self->state;
   if (st.watch_stop) {
     st.watch_stop->store(true);
@@ -181,6 +210,60 @@ void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
   });
 }
 
+/// Per-VM files the guest reads through fw_cfg (see guest/init/provision),
+/// made at create in the VM's directory.
+constexpr const char* fw_cfg_names[] = {
+  "authorized_keys", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
+  "dropbear_ed25519_host_key"};
+
+/// Gives a starting VM its NIC: leases a TAP, adds the NAT rule if the VM
+/// has --nat, and puts the guest's address, gateway and resolver on its
+/// kernel command line (banger-init configures the interface from them).
+/// Runs `then` with the completed spec, or `fail`; whatever was acquired is
+/// recorded in the VM's row and released by release_network.
+void attach_network(self_ptr self, vm_launch_spec spec,
+                    std::function<void(vm_launch_spec)> then,
+                    std::function<void(caf::error)> fail) {
+  auto& st = self->state;
+  auto net = st.deps.net;
+  if (!net.enabled() || st.rec.info.ip.empty()) {
+    then(std::move(spec));
+    return;
+  }
+  auto bridge = parse_ipv4_cidr(net.bridge_cidr);
+  if (!bridge) {
+    fail(make_error(ec::internal, "the bridge address " + net.bridge_cidr
+                                    + " is malformed (this is a bug in banger)"));
+    return;
+  }
+  self->request(net.pool, caf::infinite, atom::lease_v)
+    .then(
+      [=](tap_lease& lease) mutable {
+        auto& st = self->state;
+        st.rec.tap = lease.name;
+        spec.tap_fd = lease.fd;
+        spec.mac = st.rec.info.mac;
+        spec.extra_cmdline.push_back("banger.ip=" + st.rec.info.ip + "/"
+                                     + std::to_string(bridge->prefix));
+        spec.extra_cmdline.push_back("banger.gw=" + to_string(bridge->addr));
+        spec.extra_cmdline.push_back("banger.mac=" + st.rec.info.mac);
+        if (!net.dns_server.empty())
+          spec.extra_cmdline.push_back("banger.dns=" + net.dns_server);
+        if (!st.rec.info.nat) {
+          then(std::move(spec));
+          return;
+        }
+        self->request(net.helper, caf::infinite, atom::nat_v, st.rec.info.ip,
+                      true)
+          .then([=](bool) mutable { then(std::move(spec)); },
+                [=](caf::error& err) mutable {
+                  ::close(spec.tap_fd);
+                  fail(err);
+                });
+      },
+      [=](caf::error& err) mutable { fail(err); });
+}
+
 void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
               progress_sink sink) {
   auto& st = self->state;
@@ -215,18 +298,30 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
               spec.memory_mib = st.rec.info.memory_mib;
               auto driver = st.deps.driver;
               auto base = img.rootfs;
+              attach_network(self, std::move(spec), [=](vm_launch_spec spec) {
               progress(sink, "boot", "starting the VMM");
               self
                 ->request(
                   blocking(self,
-                           [=]() -> caf::expected<vm_runtime> {
-                             if (!std::filesystem::exists(spec.root_disk)) {
-                               auto r = driver->create_root_disk(
-                                 base, spec.root_disk);
-                               if (!r)
-                                 return std::move(r.error());
+                           [=]() mutable -> caf::expected<vm_runtime> {
+                             for (auto* name : fw_cfg_names) {
+                               auto path = spec.dir + "/" + name;
+                               if (std::filesystem::exists(path))
+                                 spec.fw_cfg_files.emplace_back(name, path);
                              }
-                             return driver->launch(spec);
+                             auto launched = [&]() -> caf::expected<vm_runtime> {
+                               if (!std::filesystem::exists(spec.root_disk)) {
+                                 auto r = driver->create_root_disk(
+                                   base, spec.root_disk);
+                                 if (!r)
+                                   return std::move(r.error());
+                               }
+                               return driver->launch(spec);
+                             }();
+                             // QEMU has its own copy of the TAP now.
+                             if (spec.tap_fd >= 0)
+                               ::close(spec.tap_fd);
+                             return launched;
                            }),
                   caf::infinite, atom::run_v)
                 .then(
@@ -260,6 +355,7 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                           log::info("vm", "{}: running (pid {}, ready in {} ms)",
                                     vm_name(self), st.rec.info.pid,
                                     st.rec.info.boot_ms);
+                          publish_name(self);
                           rp.deliver(st.rec.info);
                           end_op(self);
                         },
@@ -273,6 +369,7 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                         });
                   },
                   [=](caf::error& err) { fail_start(self, rp, err); });
+              }, [=](caf::error err) { fail_start(self, rp, std::move(err)); });
             },
             [=](caf::error& err) { fail_start(self, rp, err); });
       },
@@ -471,6 +568,7 @@ void do_adopt(self_ptr self) {
             [=](agent_health&) {
               log::info("vm", "{}: adopted running VMM {}", vm_name(self),
                         pid);
+              publish_name(self);
               self->state.state = vm_state::running;
               persist(self);
               end_op(self);
@@ -540,6 +638,25 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
       auto info = self->state.rec.info;
       info.state = to_string(self->state.state);
       return info;
+    },
+    [=](atom::put, atom::nat, bool on) -> caf::result<vm_info> {
+      auto& st = self->state;
+      if (st.busy || is_active(st.state))
+        return make_error(ec::bad_state,
+                          "VM \"" + vm_name(self) + "\" is " + to_string(st.state)
+                            + "; NAT changes while it is stopped: banger vm stop "
+                            + vm_name(self) + ", then retry");
+      if (on && (st.rec.info.ip.empty() || !st.deps.net.enabled()))
+        return make_error(ec::unavailable,
+                          "VM \"" + vm_name(self) + "\" has no network ("
+                            + (st.rec.info.ip.empty()
+                                 ? "it was created while bangerd ran without "
+                                   "banger-helper"
+                                 : "bangerd runs without banger-helper")
+                            + "), so NAT cannot apply; see: banger doctor");
+      st.rec.info.nat = on;
+      persist(self);
+      return st.rec.info;
     },
     [=](atom::adopt) {
       if (begin_op(self, [=] { do_adopt(self); }))

@@ -8,6 +8,7 @@
 
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/network.hpp"
 #include "services/vmm.hpp"
 
 namespace banger {
@@ -17,6 +18,8 @@ struct vm_deps {
   std::shared_ptr<vmm_driver> driver;
   store_actor store;
   vm_manager_actor manager;
+  /// Disabled (no helper) means VMs boot without a NIC.
+  vm_network net;
 };
 
 /// Spawns the actor for a stored (or just inserted) VM row.

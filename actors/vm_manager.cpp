@@ -10,6 +10,7 @@
 
 #include "actors/blocking.hpp"
 #include "services/error.hpp"
+#include "services/ipam.hpp"
 #include "services/lifecycle.hpp"
 #include "services/log.hpp"
 #include "services/names.hpp"
@@ -28,6 +29,9 @@ struct manager_data {
   std::map<std::string, vm_info> views;
   /// Names whose create is under way: taken, but no actor yet.
   std::set<std::string> reserved;
+  vm_network net;
+  /// Guest addresses of creates under way.
+  std::set<std::string> reserved_ips;
 };
 
 using self_ptr = vm_manager_actor::stateful_pointer<manager_data>;
@@ -40,7 +44,7 @@ caf::error no_such_vm(const std::string& name) {
 vm_deps deps_of(self_ptr self) {
   auto& st = self->state;
   return vm_deps{st.config, st.driver, st.store,
-                 caf::actor_cast<vm_manager_actor>(self)};
+                 caf::actor_cast<vm_manager_actor>(self), st.net};
 }
 
 /// Checks the spec and fills in defaults. Returns an error sentence naming
@@ -73,6 +77,11 @@ caf::expected<vm_spec> normalize(self_ptr self, vm_spec spec) {
                         + std::to_string(cfg.max_memory_mib) + " MiB");
   if (spec.image.empty())
     spec.image = cfg.default_image;
+  if (spec.nat && !st.net.enabled())
+    return make_error(ec::unavailable,
+                      "--nat needs networking, and bangerd runs without "
+                      "banger-helper (start the daemon as root: sudo banger "
+                      "daemon start; see: banger doctor)");
   if (st.vms.count(spec.name) != 0 || st.reserved.count(spec.name) != 0)
     return make_error(ec::already_exists,
                       "a VM named \"" + spec.name
@@ -81,10 +90,43 @@ caf::expected<vm_spec> normalize(self_ptr self, vm_spec spec) {
   return spec;
 }
 
+/// The next free guest address ("" without networking); reserved until
+/// the create ends. ec::unavailable when the subnet is full.
+caf::expected<std::string> reserve_ip(self_ptr self) {
+  auto& st = self->state;
+  if (!st.net.enabled())
+    return std::string{};
+  auto bridge = parse_ipv4_cidr(st.net.bridge_cidr);
+  if (!bridge)
+    return make_error(ec::internal, "the bridge address " + st.net.bridge_cidr
+                                      + " is malformed (this is a bug in banger)");
+  auto used = st.reserved_ips;
+  for (auto& [name, info] : st.views)
+    if (!info.ip.empty())
+      used.insert(info.ip);
+  auto ip = allocate_ip(*bridge, used);
+  if (!ip)
+    return make_error(ec::unavailable,
+                      "no free guest address left in " + st.net.bridge_cidr
+                        + " (" + std::to_string(guest_capacity(*bridge))
+                        + " VMs); delete VMs you no longer need, or configure "
+                          "a larger subnet in config.toml ([network] subnet)");
+  st.reserved_ips.insert(to_string(*ip));
+  return to_string(*ip);
+}
+
 void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
                vm_spec spec, caf::actor sink, std::uint64_t stream) {
   auto name = spec.name;
-  auto unreserve = [self, name] { self->state.reserved.erase(name); };
+  auto ip = reserve_ip(self);
+  if (!ip) {
+    rp.deliver(ip.error());
+    return;
+  }
+  auto unreserve = [self, name, ip = *ip] {
+    self->state.reserved.erase(name);
+    self->state.reserved_ips.erase(ip);
+  };
   auto fail = [rp, unreserve](caf::error err) mutable {
     unreserve();
     rp.deliver(std::move(err));
@@ -106,6 +148,11 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
               rec.info.kernel = k.name;
               rec.info.vcpu = spec.vcpu;
               rec.info.memory_mib = spec.memory_mib;
+              rec.info.nat = spec.nat;
+              if (!ip->empty()) {
+                rec.info.ip = *ip;
+                rec.info.mac = mac_for(*parse_ipv4(*ip));
+              }
               rec.info.created_at = now_rfc3339();
               rec.info.dir = self->state.config->paths.vms_dir() + "/"
                              + rec.info.id;
@@ -174,8 +221,9 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
 vm_manager_actor::behavior_type
 manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
              std::shared_ptr<vmm_driver> driver, store_actor store,
-             std::vector<vm_record> existing) {
+             std::vector<vm_record> existing, vm_network net) {
   auto& st = self->state;
+  st.net = std::move(net);
   st.config = std::move(config);
   st.driver = std::move(driver);
   st.store = std::move(store);
@@ -245,6 +293,13 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
         return no_such_vm(name);
       return self->delegate(it->second, atom::del_v, force);
     },
+    [=](atom::put, atom::nat, const std::string& name,
+        bool on) -> caf::result<vm_info> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::put_v, atom::nat_v, on);
+    },
     [=](atom::status) {
       daemon_status s;
       s.version = BANGER_VERSION;
@@ -252,6 +307,8 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
       s.socket = self->state.config->paths.socket();
       s.state_dir = self->state.config->paths.state_dir;
       s.accel = self->state.driver->accel_description();
+      s.network = self->state.config->network_note;
+      s.uid = static_cast<std::int64_t>(::getuid());
       for (auto& [name, info] : self->state.views) {
         ++s.vms_total;
         if (info.state == to_string(vm_state::running))
@@ -276,9 +333,10 @@ vm_manager_actor spawn_vm_manager(caf::actor_system& sys,
                                   std::shared_ptr<const daemon_config> config,
                                   std::shared_ptr<vmm_driver> driver,
                                   store_actor store,
-                                  std::vector<vm_record> existing) {
+                                  std::vector<vm_record> existing,
+                                  vm_network net) {
   return sys.spawn(manager_impl, std::move(config), std::move(driver),
-                   std::move(store), std::move(existing));
+                   std::move(store), std::move(existing), std::move(net));
 }
 
 } // namespace banger

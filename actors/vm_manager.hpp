@@ -14,12 +14,14 @@
 
 namespace banger {
 
+/// `net` gives new VMs an address and a NIC (disabled: no network).
 /// `existing` are the rows found in state.db at daemon start: each gets a vm
 /// actor that reconciles the row with what really runs.
 vm_manager_actor spawn_vm_manager(caf::actor_system& sys,
                                   std::shared_ptr<const daemon_config> config,
                                   std::shared_ptr<vmm_driver> driver,
                                   store_actor store,
-                                  std::vector<vm_record> existing);
+                                  std::vector<vm_record> existing,
+                                  vm_network net = {});
 
 } // namespace banger

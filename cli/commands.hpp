@@ -9,6 +9,8 @@
 namespace banger::cli {
 
 void add_vm_commands(CLI::App& app, action& selected);
+/// vm set / ssh / ports / proxy (registered by add_vm_commands).
+void add_vm_network_commands(CLI::App& vm, action& selected);
 void add_image_commands(CLI::App& app, action& selected);
 void add_daemon_commands(CLI::App& app, action& selected);
 void add_ssh_commands(CLI::App& app, action& selected);

@@ -64,4 +64,11 @@ std::int64_t now_unix() {
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void print_warning(std::string_view text) {
+  std::string line = "banger: warning: ";
+  line.append(text);
+  line += '\n';
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
 } // namespace banger::cli

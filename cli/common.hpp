@@ -56,6 +56,9 @@ template <class T> T decode_result(const reply& r) {
 reply call_with_progress(daemon_client& client, const std::string& type,
                          const wire::json& body);
 
+/// "banger: warning: <text>" on stderr.
+void print_warning(std::string_view text);
+
 /// Writes to stdout (unbuffered, so that order with stderr is kept).
 void print(std::string_view text);
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "messages/daemon.hpp"
 #include "services/error.hpp"
 #include "services/paths.hpp"
+#include "services/privilege.hpp"
 #include "services/process.hpp"
 
 namespace banger::cli {
@@ -87,8 +89,21 @@ std::string bangerd_path() {
   return (self.parent_path() / "bangerd").string();
 }
 
-int do_start() {
-  auto p = resolve_paths();
+/// `daemon start` flags, passed on to bangerd as they were given.
+struct start_opts {
+  std::string owner;
+  std::vector<std::string> passthrough; // "--bridge=x", ...
+};
+
+int do_start(const start_opts& o) {
+  std::string warning;
+  auto owner = daemon_owner(o.owner, &warning);
+  if (!owner)
+    fail(error_message(owner.error()));
+  if (::geteuid() != 0 && owner->uid != ::geteuid())
+    fail("--owner " + o.owner + " needs root: run it with sudo");
+  // Started as root, bangerd runs as the owner, in the owner's directories.
+  auto p = resolve_paths_for(owner->uid);
   if (auto st = query_status(p.socket())) {
     print(fmt::format("bangerd is already running (pid {}, socket {})\n",
                       st->pid, p.socket()));
@@ -96,6 +111,8 @@ int do_start() {
   }
   if (auto err = ensure_dirs(p); !err.empty())
     fail(err);
+  if (!warning.empty())
+    print_warning(warning);
   auto exe = bangerd_path();
   if (::access(exe.c_str(), X_OK) != 0)
     fail(fmt::format("cannot run {}: {}; bangerd is expected next to banger",
@@ -106,7 +123,11 @@ int do_start() {
   opts.stdout_path = log;
   opts.stderr_path = log;
   opts.cwd = "/";
-  auto pid = spawn_detached({exe}, opts);
+  std::vector<std::string> argv{exe};
+  if (::geteuid() == 0)
+    argv.push_back("--owner=" + std::to_string(owner->uid));
+  argv.insert(argv.end(), o.passthrough.begin(), o.passthrough.end());
+  auto pid = spawn_detached(argv, opts);
   if (!pid)
     fail("cannot start " + exe + ": " + error_message(pid.error()));
   auto deadline = clock::now() + start_timeout;
@@ -201,6 +222,7 @@ int do_status(bool json) {
       {"log", p.daemon_log()},
       {"accel", st.accel},
       {"vms", fmt::format("{} ({} running)", st.vms_total, st.vms_running)},
+      {"network", st.network},
   }));
   return exit_ok;
 }
@@ -215,10 +237,35 @@ void add_daemon_commands(CLI::App& app, action& selected) {
   auto* start = daemon->add_subcommand(
       "start",
       "Start bangerd in the background (does nothing if it runs already)");
+  auto so = std::make_shared<start_opts>();
+  start->add_option("--owner", so->owner,
+                    "As root: the user bangerd runs as (default: the user who "
+                    "ran sudo); only banger-helper keeps root");
+  auto pass = std::make_shared<std::map<std::string, std::string>>();
+  for (auto [flag, help] : std::initializer_list<std::pair<const char*, const char*>>{
+         {"--bridge", "Bridge the VMs attach to (default banger0)"},
+         {"--subnet", "The VMs' IPv4 subnet (default 172.16.0.0/24)"},
+         {"--dns", "ip:port of the .vm DNS server (default: bridge address:53)"},
+         {"--tap-pool", "Idle TAPs kept ready (default 2)"},
+         {"--stop-timeout", "Seconds a graceful stop waits (default 10)"},
+         {"--boot-timeout", "Seconds a boot may take (default 120)"}})
+    start->add_option(flag, (*pass)[flag], help);
+  auto no_network = std::make_shared<bool>(false);
+  start->add_flag("--no-network", *no_network, "Run VMs without a network");
   start->footer(
       "bangerd is started from the directory of this banger executable and "
-      "logs to\n$XDG_STATE_HOME/banger/bangerd.log.");
-  start->callback([&selected] { selected = {do_start}; });
+      "logs to\n$XDG_STATE_HOME/banger/bangerd.log. Settings not given here "
+      "come from\n$XDG_CONFIG_HOME/banger/config.toml ([network], [vm]).\n"
+      "Started as root, it also starts banger-helper (root) for the network.");
+  start->callback([so, pass, no_network, start, &selected] {
+    so->passthrough.clear();
+    for (auto& [flag, value] : *pass)
+      if (start->count(flag) > 0)
+        so->passthrough.push_back(flag + "=" + value);
+    if (*no_network)
+      so->passthrough.push_back("--no-network");
+    selected = {[so] { return do_start(*so); }};
+  });
 
   auto* stop =
       daemon->add_subcommand("stop", "Stop bangerd; running VMs keep running "

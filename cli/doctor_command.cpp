@@ -12,6 +12,7 @@
 #include "messages/image.hpp"
 #include "services/doctor.hpp"
 #include "services/paths.hpp"
+#include "services/settings.hpp"
 
 namespace banger::cli {
 
@@ -32,6 +33,7 @@ daemon_facts ask_daemon(const std::string& socket) {
     d.running = true;
     d.version = st.version;
     d.pid = st.pid;
+    d.network = st.network;
   } catch (const std::exception& e) {
     d.why = e.what();
     return d;
@@ -95,6 +97,10 @@ std::string render_json(const std::vector<check_result>& results) {
 int do_doctor(bool json) {
   doctor_env env;
   env.dirs = resolve_paths();
+  env.helper_socket = env.dirs.helper_socket();
+  settings conf;
+  if (load_settings(env.dirs.config_file(), conf))
+    env.bridge = conf.network.bridge;
   const char* path = std::getenv("PATH");
   // nft lives in sbin, which a user's PATH often lacks.
   env.search_path = std::string(path != nullptr ? path : "/usr/bin:/bin")

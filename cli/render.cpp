@@ -269,4 +269,21 @@ std::string json_output(std::string_view payload) {
          + "\n";
 }
 
+std::string shell_quote(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty())
+      out += ' ';
+    out += '\'';
+    for (char c : a) {
+      if (c == '\'')
+        out += "'\\''";
+      else
+        out += c;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
 } // namespace banger::cli

@@ -48,6 +48,11 @@ signal_action action_for_signal(int sig, int sigints_before);
 /// "dumb".
 bool colour_enabled(int fd);
 
+/// One POSIX shell word per argument, joined by spaces: each is wrapped in
+/// single quotes ('' for an empty one, ' as '\''), so that a remote shell
+/// (ssh joins its arguments for one) sees exactly these arguments.
+std::string shell_quote(const std::vector<std::string>& argv);
+
 namespace sgr {
 inline constexpr std::string_view none = "";
 inline constexpr std::string_view bold = "1";

@@ -45,6 +45,9 @@ void add_spec_options(CLI::App& cmd, vm_spec& spec) {
   cmd.add_option("--memory", spec.memory_mib,
                  "Memory in MiB; default: the daemon's")
       ->check(positive);
+  cmd.add_flag("--nat", spec.nat,
+               "Let the guest reach networks beyond the host (masquerade its "
+               "address); default: reachable from the host and other VMs only");
 }
 
 void add_command_arg(CLI::App& cmd, std::vector<std::string>& argv) {
@@ -102,11 +105,12 @@ int do_list(bool json) {
     return exit_ok;
   }
   auto list = decode_result<vm_list>(r);
-  table t({"NAME", "STATE", "IMAGE", "VCPU", "MEM", "CREATED"});
+  table t({"NAME", "STATE", "IP", "IMAGE", "VCPU", "MEM", "CREATED"});
   auto now = now_unix();
   for (auto& vm : list.vms)
     t.add_row({{vm.name},
                {vm.state, state_style(vm.state)},
+               {vm.ip.empty() ? "-" : vm.ip},
                {vm.image.empty() ? "-" : vm.image},
                {std::to_string(vm.vcpu)},
                {format_mib(vm.memory_mib)},
@@ -140,6 +144,10 @@ int do_show(const std::string& name, bool json) {
       {"vcpu", std::to_string(vm.vcpu)},
       {"memory", format_mib(vm.memory_mib)},
       {"pid", vm.pid > 0 ? std::to_string(vm.pid) : ""},
+      {"ip", vm.ip.empty() ? "none (no network)" : vm.ip},
+      {"dns name", vm.ip.empty() ? "" : vm.name + ".vm"},
+      {"mac", vm.mac},
+      {"nat", vm.ip.empty() ? "" : (vm.nat ? "on" : "off")},
       {"created", with_age(vm.created_at, now)},
       {"started", with_age(vm.started_at, now)},
       {"boot time", vm.boot_ms > 0 ? format_seconds(vm.boot_ms) : ""},
@@ -285,6 +293,7 @@ void add_vm_commands(CLI::App& app, action& selected) {
   add_stop(*vm, selected);
   add_start(*vm, selected);
   add_delete(*vm, selected);
+  add_vm_network_commands(*vm, selected);
 }
 
 } // namespace banger::cli

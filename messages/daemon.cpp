@@ -8,7 +8,8 @@ json to_json(const daemon_status& x) {
   return {{"version", x.version},         {"pid", x.pid},
           {"socket", x.socket},           {"state_dir", x.state_dir},
           {"accel", x.accel},             {"vms_total", x.vms_total},
-          {"vms_running", x.vms_running}};
+          {"vms_running", x.vms_running}, {"network", x.network},
+          {"uid", x.uid}};
 }
 
 void from_json(const json& j, daemon_status& x) {
@@ -20,6 +21,8 @@ void from_json(const json& j, daemon_status& x) {
   r.optional("accel", x.accel);
   r.optional("vms_total", x.vms_total);
   r.optional("vms_running", x.vms_running);
+  r.optional("network", x.network);
+  r.optional("uid", x.uid);
   r.finish();
 }
 

@@ -19,6 +19,8 @@ struct daemon_status {
   std::string accel; // "kvm" or "tcg", and why
   std::uint32_t vms_total = 0;
   std::uint32_t vms_running = 0;
+  std::string network; // "bridge banger0 172.16.0.1/24, ..." or "off: why"
+  std::int64_t uid = 0; // the daemon's user (the owner)
 };
 
 wire::json to_json(const daemon_status& x);

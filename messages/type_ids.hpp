@@ -109,7 +109,7 @@ inspect(Inspector& f, kernel_import_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, daemon_status& x) {
   return f(caf::meta::type_name("daemon_status"), x.version, x.pid, x.socket,
-           x.state_dir, x.accel, x.vms_total, x.vms_running);
+           x.state_dir, x.accel, x.vms_total, x.vms_running, x.network, x.uid);
 }
 
 } // namespace banger
@@ -168,4 +168,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_ATOM(banger, banger::atom, shutdown, "shutdown")
   CAF_ADD_ATOM(banger, banger::atom, run, "run")
   CAF_ADD_ATOM(banger, banger::atom, tick, "tick")
+  CAF_ADD_ATOM(banger, banger::atom, nat, "nat")
 CAF_END_TYPE_ID_BLOCK(banger)

@@ -90,6 +90,21 @@ void from_json(const json& j, vm_ref& x) {
   r.finish();
 }
 
+json to_json(const vm_set_request& x) {
+  json j = {{"name", x.name}};
+  if (x.has_nat)
+    j["nat"] = x.nat;
+  return j;
+}
+
+void from_json(const json& j, vm_set_request& x) {
+  object_reader r(j, "vm set");
+  r.required("name", x.name);
+  x.has_nat = j.is_object() && j.contains("nat");
+  r.optional("nat", x.nat);
+  r.finish();
+}
+
 json to_json(const vm_stop_request& x) {
   return {{"name", x.name}, {"timeout_s", x.timeout_s}};
 }

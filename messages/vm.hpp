@@ -6,6 +6,7 @@
 //   "vm.show"   vm_ref               -> vm_info
 //   "vm.start"  vm_ref               -> "progress" events, then vm_info
 //   "vm.stop"   vm_stop_request      -> vm_info
+//   "vm.set"    vm_set_request       -> vm_info
 //   "vm.delete" vm_delete_request    -> {}
 //   "vm.exec"   vm_exec_request      -> "output" events, then exec_result
 //   "vm.run"    vm_run_request       -> "progress"/"output" events, then exec_result
@@ -59,6 +60,14 @@ struct vm_ref {
   std::string name;
 };
 
+/// `vm set`: changes settings of a stopped VM; absent fields stay as they
+/// are.
+struct vm_set_request {
+  std::string name;
+  bool has_nat = false; // "nat" was in the request
+  bool nat = false;
+};
+
 struct vm_stop_request {
   std::string name;
   std::uint32_t timeout_s = 0; // 0: the daemon's configured stop timeout
@@ -94,6 +103,8 @@ wire::json to_json(const vm_list& x);
 void from_json(const wire::json& j, vm_list& x);
 wire::json to_json(const vm_ref& x);
 void from_json(const wire::json& j, vm_ref& x);
+wire::json to_json(const vm_set_request& x);
+void from_json(const wire::json& j, vm_set_request& x);
 wire::json to_json(const vm_stop_request& x);
 void from_json(const wire::json& j, vm_stop_request& x);
 wire::json to_json(const vm_delete_request& x);

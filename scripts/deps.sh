@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config git
-  libcaf-dev libsimdjson-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  libcaf-dev libsimdjson-dev libsqlite3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   # VMs
   qemu-system-x86 qemu-utils

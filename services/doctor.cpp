@@ -168,7 +168,8 @@ check_result check_helper(const std::string& socket) {
   if (::lstat(socket.c_str(), &st) != 0) {
     if (errno == ENOENT)
       return warn("helper", "no banger-helper socket at " + socket
-                                + "; the helper arrives with VM networking");
+                                + "; VMs get no network until the daemon is "
+                                  "started as root: sudo banger daemon start");
     return fail("helper",
                 "cannot stat " + socket + ": " + std::strerror(errno));
   }
@@ -183,6 +184,15 @@ check_result check_helper(const std::string& socket) {
                               + "); restart banger-helper");
   ::close(fd);
   return pass("helper", "banger-helper answers at " + socket);
+}
+
+check_result check_network(const daemon_facts& d) {
+  if (!d.running)
+    return warn("network", "unknown: bangerd is not running");
+  if (d.network.rfind("off", 0) == 0 || d.network.empty())
+    return warn("network", "VMs get no network (" + (d.network.empty() ? std::string{"an older bangerd"} : d.network)
+                             + "); start the daemon as root: sudo banger daemon start");
+  return pass("network", d.network);
 }
 
 check_result check_dir(const std::string& check, const std::string& dir) {
@@ -249,6 +259,7 @@ std::vector<check_result> run_checks(const doctor_env& env,
       check_dir("config-dir", env.dirs.config_dir),
       check_dir("runtime-dir", env.dirs.runtime_dir),
       check_daemon(daemon, env.dirs.socket()),
+      check_network(daemon),
       check_default("kernel", daemon),
       check_default("image", daemon),
   };

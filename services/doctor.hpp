@@ -48,6 +48,8 @@ struct daemon_facts {
   std::string list_error;
   std::vector<std::string> kernels;
   std::vector<std::string> images;
+  /// How the daemon runs its network, or "off: why".
+  std::string network;
 };
 
 /// `program` looked up in `search_path`; "" if it is not there.
@@ -65,6 +67,8 @@ check_result check_helper(const std::string& socket);
 /// Writable (or creatable, for a fresh install) directory.
 check_result check_dir(const std::string& check, const std::string& dir);
 check_result check_daemon(const daemon_facts& d, const std::string& socket);
+/// Whether the running daemon gives VMs a network.
+check_result check_network(const daemon_facts& d);
 /// `kind` is "kernel" or "image"; `names` what the daemon lists.
 check_result check_default(const std::string& kind, const daemon_facts& d);
 

@@ -20,17 +20,21 @@ std::string env_or_empty(const char* name) {
   return (v != nullptr && v[0] == '/') ? std::string(v) : std::string();
 }
 
-std::string home_dir() {
-  if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
-    return h;
-  if (auto* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr)
+std::string home_dir(uid_t uid) {
+  if (uid == getuid())
+    if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
+      return h;
+  if (auto* pw = getpwuid(uid); pw != nullptr && pw->pw_dir != nullptr)
     return pw->pw_dir;
   return "/";
 }
 
 } // namespace
 
-paths resolve_paths() {
+paths resolve_paths() { return resolve_paths_for(getuid()); }
+
+paths resolve_paths_for(uid_t uid) {
+  auto home_dir = [uid] { return banger::home_dir(uid); };
   paths p;
   auto state = env_or_empty("XDG_STATE_HOME");
   if (state.empty())
@@ -42,7 +46,7 @@ paths resolve_paths() {
   p.state_dir = state + "/banger";
   p.config_dir = config + "/banger";
   p.runtime_dir = runtime.empty()
-                    ? "/tmp/banger-" + std::to_string(getuid())
+                    ? "/tmp/banger-" + std::to_string(uid)
                     : runtime + "/banger";
   return p;
 }

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include <sys/types.h>
+
 namespace banger {
 
 struct paths {
@@ -17,6 +19,10 @@ struct paths {
 
   std::string socket() const { return runtime_dir + "/bangerd.sock"; }
   std::string pid_file() const { return runtime_dir + "/bangerd.pid"; }
+  /// banger-helper's socket and pid file when bangerd started it.
+  std::string helper_socket() const { return runtime_dir + "/helper.sock"; }
+  std::string helper_pid_file() const { return runtime_dir + "/helper.pid"; }
+  std::string helper_log() const { return state_dir + "/helper.log"; }
   std::string database() const { return state_dir + "/state.db"; }
   std::string daemon_log() const { return state_dir + "/bangerd.log"; }
   std::string vms_dir() const { return state_dir + "/vms"; }
@@ -27,6 +33,11 @@ struct paths {
 
 /// Resolves the paths from the environment. Does not create anything.
 paths resolve_paths();
+
+/// The paths of user `uid`: XDG_* variables when set, else that user's home
+/// (from the password database when `uid` is not us, e.g. root starting the
+/// daemon for its owner).
+paths resolve_paths_for(uid_t uid);
 
 /// Creates the state, runtime and store directories (mode 0700 for the
 /// runtime dir). Returns an empty string on success, else what failed.

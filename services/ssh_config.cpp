@@ -268,6 +268,13 @@ std::string known_hosts_path(const paths& p) {
   return ssh_dir(p) + "/known_hosts";
 }
 
+std::string banger_executable() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  // bangerd and banger live side by side; either may write the config.
+  return ec ? std::string{"banger"} : (self.parent_path() / "banger").string();
+}
+
 std::string ssh_config_text(const paths& p) {
   auto q = [](const std::string& s) { return "\"" + s + "\""; };
   return "# Written by banger; rewritten on `banger ssh-config --install`.\n"
@@ -284,6 +291,9 @@ std::string ssh_config_text(const paths& p) {
          + q(known_hosts_path(p))
          + "\n"
            "  GlobalKnownHostsFile /dev/null\n"
+           "  # Reaches the VM through bangerd (no system DNS needed).\n"
+           "  ProxyCommand "
+         + q(banger_executable()) + " vm proxy %h %p\n"
            "  StrictHostKeyChecking accept-new\n"
            "  CheckHostIP no\n"
            "  HashKnownHosts no\n"

@@ -37,6 +37,8 @@ std::string ssh_key_path(const paths& p);
 std::string ssh_config_path(const paths& p);
 std::string known_hosts_path(const paths& p);
 
+/// The `banger` executable next to the running program (banger or bangerd).
+std::string banger_executable();
 /// The text of banger's ssh config for `*.vm` (see the header comment).
 std::string ssh_config_text(const paths& p);
 

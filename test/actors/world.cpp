@@ -300,6 +300,8 @@ recording_manager(vm_manager_actor::pointer, std::shared_ptr<manager_log> log) {
       [](atom::del, const std::string&, bool) -> caf::result<bool> {
         return not_here();
       },
+      [](atom::put, atom::nat, const std::string&,
+         bool) -> caf::result<vm_info> { return not_here(); },
       [](atom::status) { return daemon_status{}; },
       [log](atom::updated, vm_info& info) {
         log->updates.push_back(std::move(info));
@@ -348,7 +350,7 @@ vm_actor det_world::spawn(const vm_record& rec) {
   fs::create_directories(rec.info.dir);
   auto vm = spawn_vm(sys,
                      vm_deps{std::make_shared<const daemon_config>(config),
-                             driver, store_handle, manager},
+                             driver, store_handle, manager, {}},
                      rec);
   spawned_.push_back(caf::actor_cast<caf::actor>(vm));
   return vm;

@@ -31,6 +31,9 @@ E2E_TMP=""
 E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-60}
 # Exit code that ctest's SKIP_RETURN_CODE maps to "skipped".
 E2E_SKIP=77
+# The unprivileged user the daemons run as (`daemon start` as root drops to
+# it; banger-helper alone keeps root). Created once, as a system user.
+E2E_USER=${E2E_USER:-banger-e2e}
 
 # -- entering the network namespace ------------------------------------------
 
@@ -64,6 +67,12 @@ e2e_enter_netns() {
     { echo "FAIL ${E2E_NAME}: no banger/bangerd in $BANGER_BIN_DIR"; exit 1; }
   [[ -f $BANGER_KERNEL_DIR/vmlinux && -f $BANGER_ROOTFS ]] ||
     { echo "FAIL ${E2E_NAME}: no kernel in $BANGER_KERNEL_DIR or no image $BANGER_ROOTFS"; exit 1; }
+
+  if ! id -u "$E2E_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$E2E_USER" 2>/dev/null || id -u "$E2E_USER" >/dev/null 2>&1 ||
+      { echo "FAIL ${E2E_NAME}: cannot create the test user $E2E_USER"; exit 1; }
+  fi
 
   local ns err
   ns="banger-e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
@@ -119,17 +128,55 @@ e2e_pass() {
 
 # -- instances (one daemon each, isolated by XDG dirs) -------------------------
 
+E2E_NET_INDEX=0
+
 e2e_instance() {
   local name=$1
   if [[ -z $E2E_TMP ]]; then
     E2E_TMP=$(mktemp -d /tmp/banger-e2e.XXXXXX)
+    [[ -d $E2E_TMP && $E2E_TMP == /tmp/banger-e2e.* ]] || abort "mktemp failed"
+    # The daemon runs as $E2E_USER: it must reach its dirs and the artifacts.
+    chmod 755 "$E2E_TMP"
     : >"$E2E_TMP/vmm_pids"
     : >"$E2E_TMP/daemon_pids"
+    : >"$E2E_TMP/helper_pids"
+    _e2e_share_artifacts
   fi
-  mkdir -p "$E2E_TMP/$name/state" "$E2E_TMP/$name/config" "$E2E_TMP/$name/run"
-  chmod 700 "$E2E_TMP/$name/run"
+  local dir=$E2E_TMP/$name
+  mkdir -p "$dir/state" "$dir/config/banger" "$dir/run"
+  chmod 700 "$dir/run"
+  # Each instance its own bridge, subnet and TAP names (never the product
+  # defaults), all inside this scenario's network namespace.
+  E2E_NET_INDEX=$((E2E_NET_INDEX + 1))
+  printf '[network]\nbridge = "bge%s"\nsubnet = "10.231.%s.0/24"\ntap_prefix = "bge%st"\ntap_pool = 1\n' \
+    "$E2E_NET_INDEX" "$E2E_NET_INDEX" "$E2E_NET_INDEX" >"$dir/config/banger/config.toml"
+  chown -R "$E2E_USER" -- "$dir"
   E2E_INSTANCES+=("$name")
   e2e_use "$name"
+}
+
+# instance_net_prefix: "10.231.N." of the current instance's subnet.
+instance_net_prefix() {
+  sed -n 's/^subnet = "\(10\.231\.[0-9]*\.\)0\/24"$/\1/p' "$XDG_CONFIG_HOME/banger/config.toml"
+}
+instance_bridge() {
+  sed -n 's/^bridge = "\(.*\)"$/\1/p' "$XDG_CONFIG_HOME/banger/config.toml"
+}
+
+# The kernel and image may sit where $E2E_USER cannot look (a checkout under
+# /root): hard links (or copies) in the scenario's dir are readable.
+_e2e_share_artifacts() {
+  local art=$E2E_TMP/artifacts f
+  mkdir -p "$art/kernel"
+  for f in "$BANGER_KERNEL_DIR"/*; do
+    [[ -f $f ]] || continue
+    ln "$f" "$art/kernel/" 2>/dev/null || cp "$f" "$art/kernel/"
+  done
+  ln "$BANGER_ROOTFS" "$art/rootfs.ext4" 2>/dev/null ||
+    cp --sparse=always "$BANGER_ROOTFS" "$art/rootfs.ext4"
+  chmod -R a+rX -- "$art"
+  BANGER_KERNEL_DIR=$art/kernel
+  BANGER_ROOTFS=$art/rootfs.ext4
 }
 
 e2e_use() {
@@ -167,7 +214,10 @@ e2e_setup_instance() {
 E2E_RUNS=0
 run() {
   local cmd=("$@")
-  [[ ${cmd[0]} == banger ]] && cmd[0]=$BANGER_BIN_DIR/banger
+  if [[ ${cmd[0]} == banger ]]; then
+    cmd[0]=$BANGER_BIN_DIR/banger
+    _e2e_owner_args cmd
+  fi
   E2E_RUNS=$((E2E_RUNS + 1))
   local o="$E2E_TMP/run.$E2E_RUNS.out" e="$E2E_TMP/run.$E2E_RUNS.err"
   RC=0
@@ -185,10 +235,19 @@ run() {
 
 # banger ARGS...: the binary under test, for direct use in scenarios.
 banger() {
-  local rc=0
-  "$BANGER_BIN_DIR/banger" "$@" || rc=$?
+  local rc=0 cmd=("$BANGER_BIN_DIR/banger" "$@")
+  _e2e_owner_args cmd
+  "${cmd[@]}" || rc=$?
   _e2e_record_pids
   return "$rc"
+}
+
+# `banger daemon start` (as root) runs the daemon as $E2E_USER.
+_e2e_owner_args() {
+  local -n argv_ref=$1
+  if [[ ${argv_ref[1]:-} == daemon && ${argv_ref[2]:-} == start ]]; then
+    argv_ref+=(--owner "$E2E_USER")
+  fi
 }
 
 # Quotes a command line so that empty and spaced arguments stay visible.
@@ -378,6 +437,11 @@ _e2e_record_pids() {
     [[ -n $pid ]] || continue
     grep -qx "$pid $id" "$E2E_TMP/vmm_pids" || echo "$pid $id" >>"$E2E_TMP/vmm_pids"
   done
+  f=$XDG_RUNTIME_DIR/banger/helper.pid
+  if [[ -f $f ]]; then
+    pid=$(tr -dc '0-9' <"$f" 2>/dev/null || true)
+    [[ -z $pid ]] || grep -qx "$pid" "$E2E_TMP/helper_pids" || echo "$pid" >>"$E2E_TMP/helper_pids"
+  fi
   f=$XDG_RUNTIME_DIR/banger/bangerd.pid
   if [[ -f $f ]]; then
     pid=$(tr -dc '0-9' <"$f" 2>/dev/null || true)
@@ -408,11 +472,14 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         print(pid)
     elif kind == "daemon" and os.path.basename(argv[0]) == b"bangerd":
         print(pid)
+    elif kind == "helper" and os.path.basename(argv[0]) == b"banger-helper":
+        print(pid)
 PY
 }
 
 _e2e_netns_vmms() { _e2e_netns_procs vmm; }
 _e2e_netns_daemons() { _e2e_netns_procs daemon; }
+_e2e_netns_helpers() { _e2e_netns_procs helper; }
 
 # expect_nothing_left: no VM rows, no VM dirs, no live VMM of this scenario.
 expect_nothing_left() {
@@ -448,6 +515,8 @@ _e2e_dump_logs() {
     e2e_use "$inst"
     echo "---- [$inst] bangerd.log (tail) ----"
     tail -n 60 "$(state_dir)/bangerd.log" 2>/dev/null || echo "(none)"
+    echo "---- [$inst] helper.log (tail) ----"
+    tail -n 30 "$(state_dir)/helper.log" 2>/dev/null || echo "(none)"
     for f in "$(vms_dir)"/*/serial.log "$(vms_dir)"/*/qemu.log; do
       [[ -f $f ]] || continue
       echo "---- [$inst] $f (tail) ----"
@@ -507,8 +576,15 @@ e2e_teardown() {
       _e2e_kill_pid "$pid"
     fi
   done <"$E2E_TMP/daemon_pids"
+  # Helpers: by their pid files (they outlive daemons, like the VMs' TAPs).
+  while read -r pid; do
+    [[ -n $pid ]] || continue
+    if proc_alive "$pid" && [[ $(proc_cmdline "$pid") == *banger-helper* ]]; then
+      _e2e_kill_pid "$pid"
+    fi
+  done <"$E2E_TMP/helper_pids"
   # Backstop: anything of banger's still alive in our private namespace.
-  for pid in $(_e2e_netns_vmms) $(_e2e_netns_daemons); do
+  for pid in $(_e2e_netns_vmms) $(_e2e_netns_daemons) $(_e2e_netns_helpers); do
     echo "  teardown: killing leftover pid $pid in this namespace: $(proc_cmdline "$pid" | cut -c1-100)" >&2
     _e2e_kill_pid "$pid"
   done

@@ -1,4 +1,5 @@
 #include "cli/render.hpp"
+#include "services/process.hpp"
 
 #include <csignal>
 #include <cstdlib>
@@ -224,3 +225,20 @@ TEST(cli_json, keeps_utf8_as_is) {
 }
 
 } // namespace
+
+TEST(ShellQuote, ASheetOfAwkwardArgumentsSurvivesARealShell) {
+  std::vector<std::string> args{"printf", "[%s]\\n", "", "a b", "it's", "$HOME",
+                                "`id`", "\"q\"", "back\\slash", "semi;colon",
+                                "new\nline", "*"};
+  auto quoted = banger::cli::shell_quote(args);
+  auto r = banger::run({"sh", "-c", quoted});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->out, "[]\n[a b]\n[it's]\n[$HOME]\n[`id`]\n[\"q\"]\n[back\\slash]\n"
+                    "[semi;colon]\n[new\nline]\n[*]\n");
+}
+
+TEST(ShellQuote, EmptyArgumentStaysAnArgument) {
+  EXPECT_EQ(banger::cli::shell_quote({"a", ""}), "'a' ''");
+  EXPECT_EQ(banger::cli::shell_quote({"it's"}), "'it'\\''s'");
+}

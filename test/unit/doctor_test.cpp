@@ -173,7 +173,7 @@ TEST_F(doctor_host, Helper) {
   auto sock = root_ + "/helper.sock";
   auto missing = check_helper(sock);
   EXPECT_EQ(missing.status, check_status::warn);
-  EXPECT_TRUE(has(missing.detail, "arrives with VM networking"));
+  EXPECT_TRUE(has(missing.detail, "sudo banger daemon start"));
 
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
@@ -279,4 +279,17 @@ TEST_F(doctor_host, AllChecksInOrderAndTheExitRule) {
   auto broken = run_checks(env(), daemon_facts{});
   EXPECT_EQ(broken[1].status, check_status::fail);
   EXPECT_EQ(doctor_exit_code(broken), 1);
+}
+
+TEST(DoctorDaemon, NetworkOffWarnsAndSaysHowToFixIt) {
+  daemon_facts d;
+  d.running = true;
+  d.network = "off: banger-helper is not reachable";
+  auto off = check_network(d);
+  EXPECT_EQ(off.status, check_status::warn);
+  EXPECT_NE(off.detail.find("sudo banger daemon start"), std::string::npos);
+  d.network = "bridge banger0 172.16.0.1/24, .vm DNS on 172.16.0.1:53";
+  auto on = check_network(d);
+  EXPECT_EQ(on.status, check_status::pass);
+  EXPECT_EQ(on.detail, d.network);
 }

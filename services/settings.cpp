@@ -1,0 +1,158 @@
+#include "services/settings.hpp"
+
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "services/error.hpp"
+
+namespace banger {
+
+namespace {
+
+std::string where(const std::string& path, const toml::node& n) {
+  auto src = n.source();
+  return fmt::format("{}:{}", path, src.begin.line);
+}
+
+caf::error bad_key(const std::string& path, const toml::node& n,
+                   const std::string& key, const std::string& why) {
+  return make_error(ec::invalid_argument,
+                    fmt::format("{}: {} {}; fix or remove it", where(path, n),
+                                key, why));
+}
+
+template <class T>
+caf::expected<void> read_string(const std::string& path, const toml::table& t,
+                                const char* table, const char* key, T& out) {
+  auto* n = t.get(key);
+  if (n == nullptr)
+    return caf::unit;
+  auto v = n->value<std::string>();
+  if (!n->is_string() || !v)
+    return bad_key(path, *n, fmt::format("[{}] {}", table, key),
+                   "must be a string");
+  out = *v;
+  return caf::unit;
+}
+
+caf::expected<void> read_uint(const std::string& path, const toml::table& t,
+                              const char* table, const char* key,
+                              std::uint32_t& out, std::uint32_t lo,
+                              std::uint32_t hi) {
+  auto* n = t.get(key);
+  if (n == nullptr)
+    return caf::unit;
+  auto v = n->value<std::int64_t>();
+  if (!n->is_integer() || !v || *v < lo || *v > hi)
+    return bad_key(path, *n, fmt::format("[{}] {}", table, key),
+                   fmt::format("must be an integer from {} to {}", lo, hi));
+  out = static_cast<std::uint32_t>(*v);
+  return caf::unit;
+}
+
+caf::expected<void> only_keys(const std::string& path, const toml::table& t,
+                              const std::string& table,
+                              std::set<std::string> known) {
+  for (auto&& [k, v] : t) {
+    std::string key{k.str()};
+    if (known.count(key) == 0)
+      return bad_key(path, v,
+                     table.empty() ? "[" + key + "]" : "[" + table + "] " + key,
+                     "is not a setting banger knows");
+  }
+  return caf::unit;
+}
+
+} // namespace
+
+caf::expected<void> load_settings(const std::string& path, settings& into) {
+  std::error_code fec;
+  if (!std::filesystem::exists(path, fec))
+    return caf::unit;
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return make_error(ec::invalid_argument,
+                      fmt::format("{}:{}: {}; fix the file", path,
+                                  e.source().begin.line, e.description()));
+  }
+  if (auto ok = only_keys(path, root, "", {"network", "vm"}); !ok)
+    return ok;
+  auto table_of = [&](const char* name) -> caf::expected<const toml::table*> {
+    auto* n = root.get(name);
+    if (n == nullptr)
+      return static_cast<const toml::table*>(nullptr);
+    if (!n->is_table())
+      return bad_key(path, *n, name, "must be a table ([" + std::string{name} + "])");
+    return n->as_table();
+  };
+  auto net = table_of("network");
+  if (!net)
+    return net.error();
+  if (*net != nullptr) {
+    const auto& t = **net;
+    auto& n = into.network;
+    if (auto ok = only_keys(path, t, "network", {"bridge", "subnet", "dns", "tap_pool", "tap_prefix"}); !ok)
+      return ok;
+    for (auto ok : {read_string(path, t, "network", "bridge", n.bridge),
+                    read_string(path, t, "network", "subnet", n.subnet),
+                    read_string(path, t, "network", "dns", n.dns),
+                    read_string(path, t, "network", "tap_prefix", n.tap_prefix),
+                    read_uint(path, t, "network", "tap_pool", n.tap_pool, 0, 64)})
+      if (!ok)
+        return ok;
+  }
+  auto vm = table_of("vm");
+  if (!vm)
+    return vm.error();
+  if (*vm != nullptr) {
+    const auto& t = **vm;
+    if (auto ok = only_keys(path, t, "vm", {"stop_timeout", "boot_timeout"}); !ok)
+      return ok;
+    for (auto ok : {read_uint(path, t, "vm", "stop_timeout", into.vm.stop_timeout_s, 1, 3600),
+                    read_uint(path, t, "vm", "boot_timeout", into.vm.boot_timeout_s, 1, 3600)})
+      if (!ok)
+        return ok;
+  }
+  return caf::unit;
+}
+
+caf::expected<ipv4_cidr> bridge_address(const network_settings& net) {
+  if (auto why = check_bridge_name(net.bridge))
+    return make_error(ec::invalid_argument, "bridge " + *why);
+  if (auto why = check_tap_prefix(net.tap_prefix))
+    return make_error(ec::invalid_argument, "tap_prefix " + *why);
+  auto subnet = parse_ipv4_cidr(net.subnet);
+  if (!subnet)
+    return make_error(ec::invalid_argument,
+                      fmt::format("subnet \"{}\" is not an IPv4 network like "
+                                  "172.16.0.0/24",
+                                  net.subnet));
+  if (subnet->prefix < 8 || subnet->prefix > 29)
+    return make_error(ec::invalid_argument,
+                      fmt::format("subnet \"{}\" must have a prefix from /8 to "
+                                  "/29 (room for the bridge and guests)",
+                                  net.subnet));
+  if ((subnet->addr.value & subnet->mask()) != subnet->addr.value)
+    return make_error(ec::invalid_argument,
+                      fmt::format("subnet \"{}\" has host bits set; did you mean "
+                                  "{}/{}?",
+                                  net.subnet,
+                                  to_string(ipv4{subnet->addr.value & subnet->mask()}),
+                                  subnet->prefix));
+  ipv4_cidr bridge{ipv4{subnet->addr.value + 1}, subnet->prefix};
+  if (auto why = check_bridge_cidr(to_string(bridge)))
+    return make_error(ec::invalid_argument, *why);
+  return bridge;
+}
+
+std::string dns_listen_address(const network_settings& net,
+                               const ipv4_cidr& bridge) {
+  return net.dns.empty() ? to_string(bridge.addr) + ":53" : net.dns;
+}
+
+} // namespace banger
