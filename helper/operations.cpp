@@ -4,6 +4,7 @@
 
 #include "helper/error.hpp"
 #include "helper/tun.hpp"
+#include "helper/udp.hpp"
 #include "services/log.hpp"
 
 namespace banger::helper {
@@ -27,15 +28,18 @@ std::string q(const std::string& s) {
 
 operations::operations(options opts) : opts_(std::move(opts)) {}
 
-wire::envelope operations::handle(const wire::envelope& req, const peer& who) {
-  wire::envelope reply;
+answer operations::handle(const wire::envelope& req, const peer& who) {
+  answer out;
+  auto& reply = out.frame;
   reply.id = req.id;
   std::lock_guard guard(mutex_);
   try {
-    reply.body = dispatch(req);
+    reply.body = dispatch(req, out.fd);
     reply.type = helper_msg::result;
-    log::info(who_am_i, "uid={} pid={} id={} {} {} -> ok {}", who.uid, who.pid,
-              req.id, req.type, req.body.dump(), reply.body.dump());
+    log::info(who_am_i, "uid={} pid={} id={} {} {} -> ok {}{}", who.uid,
+              who.pid, req.id, req.type, req.body.dump(), reply.body.dump(),
+              out.fd.valid() ? " + fd" : "");
+    return out;
   } catch (const op_error& e) {
     reply.type = helper_msg::error;
     reply.body = to_json(error_body{e.code, e.what(), {}});
@@ -56,10 +60,11 @@ wire::envelope operations::handle(const wire::envelope& req, const peer& who) {
     log::error(who_am_i, "uid={} pid={} id={} {} -> internal: {}", who.uid,
                who.pid, req.id, req.type, e.what());
   }
-  return reply;
+  out.fd.reset(); // an error frame never carries a descriptor
+  return out;
 }
 
-json operations::dispatch(const wire::envelope& req) {
+json operations::dispatch(const wire::envelope& req, unique_fd& fd) {
   const auto& t = req.type;
   if (t == helper_msg::ensure_bridge)
     return to_json(ensure_bridge(decode<helper_ensure_bridge>(req.body)));
@@ -75,11 +80,16 @@ json operations::dispatch(const wire::envelope& req) {
     decode<helper_list_request>(req.body);
     return to_json(list());
   }
+  if (t == helper_msg::open_tap)
+    return to_json(open_tap(decode<helper_open_tap>(req.body), fd));
+  if (t == helper_msg::bind_dns)
+    return to_json(bind_dns(decode<helper_bind_dns>(req.body), fd));
   throw op_error(helper_code::protocol,
                  "unknown message type " + q(t)
                      + ": banger-helper accepts helper.ensure_bridge, "
                        "helper.create_tap, helper.delete_tap, helper.add_nat, "
-                       "helper.remove_nat and helper.list");
+                       "helper.remove_nat, helper.list, helper.open_tap and "
+                       "helper.bind_dns");
 }
 
 link_info operations::own_bridge(const std::string& name) {
@@ -242,6 +252,79 @@ helper_remove_nat_reply operations::remove_nat(const helper_remove_nat& req) {
   require(check_guest_ip(req.guest_ip));
   auto ip = *parse_ipv4(req.guest_ip);
   return {to_string(ip), nft_.remove_masquerade(ip)};
+}
+
+helper_open_tap_reply operations::open_tap(const helper_open_tap& req,
+                                           unique_fd& fd) {
+  require(check_tap_name(req.name, opts_.tap_prefix));
+  auto tap = nl_.find(req.name);
+  if (!tap)
+    throw op_error(helper_code::not_found,
+                   "TAP " + q(req.name)
+                       + " does not exist: create it with helper.create_tap "
+                         "first");
+  auto info = tap->kind == "tun" ? nl_.tun(tap->index) : std::nullopt;
+  if (!info || !info->tap || tap->alias != tap_mark)
+    throw op_error(
+        helper_code::bad_state,
+        "link " + q(req.name) + " is not a TAP created by banger-helper (no '"
+            + tap_mark + "' alias): the helper opens only its own TAPs");
+  if (info->owner != opts_.owner_uid)
+    throw op_error(helper_code::bad_state,
+                   "TAP " + q(req.name) + " belongs to "
+                       + (info->owner ? "uid " + std::to_string(*info->owner)
+                                      : std::string("no owner"))
+                       + ", not to the helper's owner (uid "
+                       + std::to_string(opts_.owner_uid)
+                       + "): delete it with helper.delete_tap and create it "
+                         "again");
+  auto opened = open_tap_queue(req.name);
+  // TUNSETIFF creates a missing device: make sure the one we attached to is
+  // the one checked above, not a fresh one that replaced it meanwhile.
+  auto now = nl_.find(req.name);
+  if (!now || now->index != tap->index)
+    throw op_error(helper_code::bad_state,
+                   "TAP " + q(req.name)
+                       + " was deleted or replaced while it was being opened: "
+                         "create it again");
+  fd = std::move(opened);
+  return {req.name};
+}
+
+helper_bind_dns_reply operations::bind_dns(const helper_bind_dns& req,
+                                           unique_fd& fd) {
+  auto ip = parse_ipv4(req.address);
+  if (!ip)
+    throw op_error(helper_code::invalid_argument,
+                   "DNS address " + q(req.address)
+                       + " is not an IPv4 address: use four decimal numbers "
+                         "0-255 separated by dots, like '172.16.0.1'");
+  if (req.port == 0)
+    throw op_error(helper_code::invalid_argument,
+                   "DNS port 0 is not a port to listen on: use 1 to 65535 "
+                   "(53 for a resolver)");
+  // Only an address of banger's own bridges: the helper binds no other host
+  // address for the daemon.
+  std::string owned;
+  bool found = false;
+  for (auto& l : nl_.links()) {
+    if (l.kind != "bridge" || l.alias != bridge_mark)
+      continue;
+    for (auto& a : nl_.addresses(l.index)) {
+      found = found || a.addr == *ip;
+      owned +=
+          (owned.empty() ? "" : ", ") + to_string(a.addr) + " (" + l.name + ")";
+    }
+  }
+  if (!found)
+    throw op_error(helper_code::invalid_argument,
+                   "DNS address " + q(req.address)
+                       + " is not an address of a bridge made by banger-helper"
+                       + " (theirs: " + (owned.empty() ? "none" : owned)
+                       + "): the helper binds only banger's bridge addresses; "
+                         "create the bridge with helper.ensure_bridge first");
+  fd = bind_udp(*ip, req.port);
+  return {to_string(*ip), req.port};
 }
 
 helper_list_reply operations::list() {

@@ -17,28 +17,38 @@
 #include "helper/options.hpp"
 #include "messages/helper.hpp"
 #include "messages/wire.hpp"
+#include "services/unique_fd.hpp"
 
 namespace banger::helper {
 
 inline constexpr const char* bridge_mark = "banger:bridge";
 inline constexpr const char* tap_mark = "banger:tap";
 
+/// What answers one request: the "result" or "error" frame, and for
+/// open_tap/bind_dns results the descriptor to pass with it (SCM_RIGHTS).
+struct answer {
+  wire::envelope frame;
+  unique_fd fd; // empty for every other reply and for every error
+};
+
 class operations {
 public:
   explicit operations(options opts);
 
-  /// Runs one request and returns the "result" or "error" frame to send.
-  /// Logs who asked, what, and how it ended. Never throws.
-  wire::envelope handle(const wire::envelope& req, const peer& who);
+  /// Runs one request and returns what to send. Logs who asked, what, and
+  /// how it ended. Never throws.
+  answer handle(const wire::envelope& req, const peer& who);
 
 private:
-  wire::json dispatch(const wire::envelope& req);
+  wire::json dispatch(const wire::envelope& req, unique_fd& fd);
   helper_ensure_bridge_reply ensure_bridge(const helper_ensure_bridge& req);
   helper_create_tap_reply create_tap(const helper_create_tap& req);
   helper_delete_tap_reply delete_tap(const helper_delete_tap& req);
   helper_add_nat_reply add_nat(const helper_add_nat& req);
   helper_remove_nat_reply remove_nat(const helper_remove_nat& req);
   helper_list_reply list();
+  helper_open_tap_reply open_tap(const helper_open_tap& req, unique_fd& fd);
+  helper_bind_dns_reply bind_dns(const helper_bind_dns& req, unique_fd& fd);
 
   /// The bridge `name`, which must exist and be banger's.
   link_info own_bridge(const std::string& name);

@@ -206,8 +206,8 @@ int server::run() {
   return exit_code;
 }
 
-void server::send(int fd, const wire::envelope& env) {
-  if (!wire::write_all(fd, wire::encode_frame(env)))
+void server::send(int fd, const wire::envelope& env, int pass_fd) {
+  if (!wire::send_all(fd, wire::encode_frame(env), pass_fd))
     log::warn(who_am_i, "cannot write a reply: {}", std::strerror(errno));
 }
 
@@ -265,7 +265,10 @@ void server::serve(int fd) {
            error_frame(salvage_id(*payload), helper_code::protocol, e.what()));
       continue;
     }
-    send(fd, ops_.handle(req, *who));
+    auto answer = ops_.handle(req, *who);
+    // The descriptor rides on the frame's first byte; our copy closes when
+    // `answer` goes out of scope, whether or not the peer got it.
+    send(fd, answer.frame, answer.fd.get());
   }
 }
 

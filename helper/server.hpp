@@ -35,7 +35,8 @@ public:
 
 private:
   void serve(int fd);
-  void send(int fd, const wire::envelope& env);
+  /// Writes one frame; `pass_fd` >= 0 travels with it (SCM_RIGHTS).
+  void send(int fd, const wire::envelope& env, int pass_fd = -1);
 
   options opts_;
   operations ops_;

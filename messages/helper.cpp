@@ -27,6 +27,16 @@ void read_array(object_reader& r, const char* key, std::vector<T>& out) {
     out.push_back(decode<T>(e));
 }
 
+/// A port: an integer 0..65535 (whether 0 is allowed is the op's rule).
+void read_port(object_reader& r, std::uint16_t& out) {
+  std::uint64_t port = 0;
+  r.required("port", port);
+  if (port > 65535)
+    r.fail("field 'port': " + std::to_string(port)
+           + " is not a port (0-65535)");
+  out = static_cast<std::uint16_t>(port);
+}
+
 bool is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -153,6 +163,48 @@ void from_json(const json& j, helper_remove_nat_reply& x) {
   object_reader r(j, "helper.remove_nat reply");
   r.required("guest_ip", x.guest_ip);
   r.required("removed", x.removed);
+  r.finish();
+}
+
+json to_json(const helper_open_tap& x) {
+  return {{"name", x.name}};
+}
+
+void from_json(const json& j, helper_open_tap& x) {
+  object_reader r(j, "helper.open_tap");
+  r.required("name", x.name);
+  r.finish();
+}
+
+json to_json(const helper_open_tap_reply& x) {
+  return {{"name", x.name}};
+}
+
+void from_json(const json& j, helper_open_tap_reply& x) {
+  object_reader r(j, "helper.open_tap reply");
+  r.required("name", x.name);
+  r.finish();
+}
+
+json to_json(const helper_bind_dns& x) {
+  return {{"address", x.address}, {"port", x.port}};
+}
+
+void from_json(const json& j, helper_bind_dns& x) {
+  object_reader r(j, "helper.bind_dns");
+  r.required("address", x.address);
+  read_port(r, x.port);
+  r.finish();
+}
+
+json to_json(const helper_bind_dns_reply& x) {
+  return {{"address", x.address}, {"port", x.port}};
+}
+
+void from_json(const json& j, helper_bind_dns_reply& x) {
+  object_reader r(j, "helper.bind_dns reply");
+  r.required("address", x.address);
+  read_port(r, x.port);
   r.finish();
 }
 

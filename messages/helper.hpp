@@ -10,8 +10,17 @@
 //   "helper.add_nat"       helper_add_nat       -> helper_add_nat_reply
 //   "helper.remove_nat"    helper_remove_nat    -> helper_remove_nat_reply
 //   "helper.list"          {}                   -> helper_list_reply
+//   "helper.open_tap"      helper_open_tap      -> helper_open_tap_reply + fd
+//   "helper.bind_dns"      helper_bind_dns      -> helper_bind_dns_reply + fd
 //
-// Every operation is idempotent: asking twice leaves the host as asking once.
+// "+ fd": the result frame carries one file descriptor as SCM_RIGHTS on its
+// first byte (wire::send_all / wire::recv_with_fds); the framing is
+// otherwise unchanged. Error frames never carry one. These two exist because
+// the daemon runs unprivileged: /dev/net/tun may be root-only, and port 53
+// is privileged, so the helper opens them and hands them over.
+//
+// Every operation is idempotent: asking twice leaves the host as asking once
+// (open_tap and bind_dns change nothing; each call gives a new descriptor).
 // No CAF here: the helper runs as root and links as little as it can.
 
 #include <cstdint>
@@ -32,6 +41,8 @@ inline constexpr const char* delete_tap = "helper.delete_tap";
 inline constexpr const char* add_nat = "helper.add_nat";
 inline constexpr const char* remove_nat = "helper.remove_nat";
 inline constexpr const char* list = "helper.list";
+inline constexpr const char* open_tap = "helper.open_tap";
+inline constexpr const char* bind_dns = "helper.bind_dns";
 inline constexpr const char* result = "result";
 inline constexpr const char* error = "error";
 } // namespace helper_msg
@@ -41,11 +52,13 @@ inline constexpr const char* error = "error";
 namespace helper_code {
 /// A name or address breaks its rule, or owner_uid is not the owner.
 inline constexpr const char* invalid_argument = "invalid_argument";
-/// The named bridge does not exist.
+/// The named bridge (or, for open_tap, TAP) does not exist.
 inline constexpr const char* not_found = "not_found";
-/// The name is taken by a link banger-helper did not create.
+/// The name is taken by a link banger-helper did not create (or, for
+/// bind_dns, the address and port by a socket that does not share it).
 inline constexpr const char* already_exists = "already_exists";
-/// The link exists but is not banger's (or not what the op needs).
+/// The link exists but is not banger's (or not what the op needs, e.g. a
+/// TAP another process holds open).
 inline constexpr const char* bad_state = "bad_state";
 /// Bad frame, unknown type or field, or a peer that is not the owner.
 inline constexpr const char* protocol = "protocol";
@@ -122,6 +135,33 @@ struct helper_remove_nat_reply {
   std::uint32_t removed = 0; // rules removed (0 or 1 unless edited by hand)
 };
 
+/// Opens a queue of TAP `name` (which must exist and be banger's, owned by
+/// the helper's owner) through /dev/net/tun, IFF_TAP | IFF_NO_PI as
+/// create_tap made it, and passes the descriptor with the reply. The daemon
+/// hands it to its VMM (QEMU `-netdev tap,fd=N`). The TAP takes one queue:
+/// while a descriptor is open, another open_tap of it is refused (bad_state).
+struct helper_open_tap {
+  std::string name;
+};
+
+struct helper_open_tap_reply {
+  std::string name;
+};
+
+/// A UDP socket (SO_REUSEADDR) bound to address:port, passed with the reply,
+/// for the daemon's .vm DNS server. `address` must be an address of a bridge
+/// banger-helper created, so no other host address can be bound; port
+/// 1..65535.
+struct helper_bind_dns {
+  std::string address; // "172.16.0.1"
+  std::uint16_t port = 53;
+};
+
+struct helper_bind_dns_reply {
+  std::string address;
+  std::uint16_t port = 0;
+};
+
 struct helper_list_request {};
 
 struct helper_bridge {
@@ -169,6 +209,14 @@ wire::json to_json(const helper_remove_nat& x);
 void from_json(const wire::json& j, helper_remove_nat& x);
 wire::json to_json(const helper_remove_nat_reply& x);
 void from_json(const wire::json& j, helper_remove_nat_reply& x);
+wire::json to_json(const helper_open_tap& x);
+void from_json(const wire::json& j, helper_open_tap& x);
+wire::json to_json(const helper_open_tap_reply& x);
+void from_json(const wire::json& j, helper_open_tap_reply& x);
+wire::json to_json(const helper_bind_dns& x);
+void from_json(const wire::json& j, helper_bind_dns& x);
+wire::json to_json(const helper_bind_dns_reply& x);
+void from_json(const wire::json& j, helper_bind_dns_reply& x);
 wire::json to_json(const helper_list_request& x);
 void from_json(const wire::json& j, helper_list_request& x);
 wire::json to_json(const helper_bridge& x);

@@ -1,6 +1,7 @@
 #pragma once
 // The one framing for every socket banger owns (CLI <-> bangerd, bangerd <->
-// agent): a 4-byte big-endian length, then a JSON object
+// agent, bangerd <-> banger-helper): a 4-byte big-endian length, then a JSON
+// object
 //   {"v":1,"id":<u64>,"type":"<name>","body":{...}}
 // This header has no CAF in it: the static guest agent links it too.
 
@@ -69,6 +70,19 @@ private:
 /// Blocking helpers for file descriptors (sockets, virtio-serial ports).
 /// write_all returns false on error (errno is kept).
 bool write_all(int fd, std::string_view data);
+
+/// Writes all of `data` to a socket with send(MSG_NOSIGNAL): a peer that went
+/// away gives EPIPE, never SIGPIPE. When `pass_fd` >= 0 it travels with the
+/// first byte as SCM_RIGHTS (Unix sockets only; the sender keeps its copy).
+/// Returns false on error (errno is kept).
+bool send_all(int sock, std::string_view data, int pass_fd = -1);
+
+/// One recvmsg on a Unix socket: up to `size` bytes into `buf`, and every
+/// SCM_RIGHTS descriptor that came with them appended to `fds` (received
+/// CLOEXEC; the caller owns them, including when this fails). Returns the
+/// byte count, 0 on EOF, -1 with errno set (EINTR is retried).
+long recv_with_fds(int sock, char* buf, std::size_t size,
+                   std::vector<int>& fds);
 
 /// Connects a CLOEXEC Unix stream socket to `path`. Returns the fd, or -1
 /// with errno set (ENAMETOOLONG when the path does not fit sun_path).

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "services/error.hpp"
+#include "services/unique_fd.hpp"
 
 extern char** environ;
 
@@ -31,34 +32,6 @@ namespace banger {
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-/// Closes a descriptor when it goes out of scope.
-class unique_fd {
-public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {}
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~unique_fd() { reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = fd;
-  }
-
-private:
-  int fd_ = -1;
-};
 
 std::string errno_text(int err) {
   return std::strerror(err);

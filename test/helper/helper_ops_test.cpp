@@ -9,9 +9,11 @@
 
 #include "helper/netlink.hpp"
 #include "helper/operations.hpp"
-#include "test/helper/helper_client.hpp"
+#include "services/helper_client.hpp"
+#include "test/helper/calls.hpp"
 #include "test/helper/inspect.hpp"
 #include "test/helper/netns.hpp"
+#include "test/helper/raw_client.hpp"
 
 namespace banger::test {
 namespace {
@@ -29,16 +31,13 @@ protected:
 
   /// Every test's bridge: its own name and subnet, never the product default.
   void make_bridge(helper_client& c) {
-    auto r = c.ok<helper_ensure_bridge_reply>(
-        helper_msg::ensure_bridge,
-        helper_ensure_bridge{"bgtest0", "10.77.0.1/24"});
+    auto r = ok(c.ensure_bridge({"bgtest0", "10.77.0.1/24"}));
     EXPECT_TRUE(r.created);
   }
 };
 
 TEST_F(HelperOps, EnsureBridgeCreatesItWithItsAddressAndUp) {
   helper_client c(socket_);
-  ASSERT_TRUE(c.connected());
   make_bridge(c);
   netlink nl;
   auto br = nl.find("bgtest0");
@@ -50,9 +49,7 @@ TEST_F(HelperOps, EnsureBridgeCreatesItWithItsAddressAndUp) {
   ASSERT_EQ(addrs.size(), 1u);
   EXPECT_EQ(to_string(addrs[0]), "10.77.0.1/24");
   // Idempotent: a second call changes nothing.
-  auto again = c.ok<helper_ensure_bridge_reply>(
-      helper_msg::ensure_bridge,
-      helper_ensure_bridge{"bgtest0", "10.77.0.1/24"});
+  auto again = ok(c.ensure_bridge({"bgtest0", "10.77.0.1/24"}));
   EXPECT_FALSE(again.created);
   EXPECT_EQ(nl.addresses(br->index).size(), 1u);
   EXPECT_EQ(nl.find("bgtest0")->index, br->index);
@@ -61,9 +58,7 @@ TEST_F(HelperOps, EnsureBridgeCreatesItWithItsAddressAndUp) {
 TEST_F(HelperOps, CreateTapIsOwnedEnslavedUpAndDeleteRemovesIt) {
   helper_client c(socket_);
   make_bridge(c);
-  auto r = c.ok<helper_create_tap_reply>(
-      helper_msg::create_tap,
-      helper_create_tap{"bgtap0", owner_uid, "bgtest0"});
+  auto r = ok(c.create_tap({"bgtap0", owner_uid, "bgtest0"}));
   EXPECT_TRUE(r.created);
   netlink nl;
   auto br = nl.find("bgtest0");
@@ -79,19 +74,15 @@ TEST_F(HelperOps, CreateTapIsOwnedEnslavedUpAndDeleteRemovesIt) {
   EXPECT_TRUE(info->persist);
   EXPECT_EQ(info->owner, owner_uid);
 
-  auto again = c.ok<helper_create_tap_reply>(
-      helper_msg::create_tap,
-      helper_create_tap{"bgtap0", owner_uid, "bgtest0"});
+  auto again = ok(c.create_tap({"bgtap0", owner_uid, "bgtest0"}));
   EXPECT_FALSE(again.created);
   EXPECT_EQ(nl.find("bgtap0")->index, tap->index);
 
-  auto del = c.ok<helper_delete_tap_reply>(helper_msg::delete_tap,
-                                           helper_delete_tap{"bgtap0"});
+  auto del = ok(c.delete_tap({"bgtap0"}));
   EXPECT_TRUE(del.deleted);
   EXPECT_FALSE(nl.find("bgtap0"));
   // Deleting what is gone is not an error (reconciliation may repeat it).
-  auto del2 = c.ok<helper_delete_tap_reply>(helper_msg::delete_tap,
-                                            helper_delete_tap{"bgtap0"});
+  auto del2 = ok(c.delete_tap({"bgtap0"}));
   EXPECT_FALSE(del2.deleted);
   EXPECT_TRUE(nl.find("bgtest0")) << "deleting a TAP must keep the bridge";
 }
@@ -99,11 +90,9 @@ TEST_F(HelperOps, CreateTapIsOwnedEnslavedUpAndDeleteRemovesIt) {
 TEST_F(HelperOps, NatAddedTwiceIsOneRuleAndRemoveTakesItAway) {
   helper_client c(socket_);
   make_bridge(c);
-  auto a1 = c.ok<helper_add_nat_reply>(helper_msg::add_nat,
-                                       helper_add_nat{"10.77.0.5", "bgtest0"});
+  auto a1 = ok(c.add_nat({"10.77.0.5", "bgtest0"}));
   EXPECT_TRUE(a1.added);
-  auto a2 = c.ok<helper_add_nat_reply>(helper_msg::add_nat,
-                                       helper_add_nat{"10.77.0.5", "bgtest0"});
+  auto a2 = ok(c.add_nat({"10.77.0.5", "bgtest0"}));
   EXPECT_FALSE(a2.added);
   auto table = nft_banger_table();
   ASSERT_TRUE(table) << "table ip banger is missing";
@@ -115,20 +104,16 @@ TEST_F(HelperOps, NatAddedTwiceIsOneRuleAndRemoveTakesItAway) {
   EXPECT_EQ(count(*table, "hook postrouting"), 1u) << *table;
 
   // A second guest gets its own rule; removing the first leaves it.
-  c.ok<helper_add_nat_reply>(helper_msg::add_nat,
-                             helper_add_nat{"10.77.0.6", "bgtest0"});
-  auto rm = c.ok<helper_remove_nat_reply>(helper_msg::remove_nat,
-                                          helper_remove_nat{"10.77.0.5"});
+  ok(c.add_nat({"10.77.0.6", "bgtest0"}));
+  auto rm = ok(c.remove_nat({"10.77.0.5"}));
   EXPECT_EQ(rm.removed, 1u);
   table = nft_banger_table();
   ASSERT_TRUE(table);
   EXPECT_EQ(count(*table, "10.77.0.5"), 0u) << *table;
   EXPECT_EQ(count(*table, "banger:10.77.0.6"), 1u) << *table;
-  auto rm2 = c.ok<helper_remove_nat_reply>(helper_msg::remove_nat,
-                                           helper_remove_nat{"10.77.0.5"});
+  auto rm2 = ok(c.remove_nat({"10.77.0.5"}));
   EXPECT_EQ(rm2.removed, 0u);
-  c.ok<helper_remove_nat_reply>(helper_msg::remove_nat,
-                                helper_remove_nat{"10.77.0.6"});
+  ok(c.remove_nat({"10.77.0.6"}));
   table = nft_banger_table();
   ASSERT_TRUE(table);
   EXPECT_EQ(count(*table, "masquerade"), 0u) << *table;
@@ -137,15 +122,12 @@ TEST_F(HelperOps, NatAddedTwiceIsOneRuleAndRemoveTakesItAway) {
 TEST_F(HelperOps, ListReportsWhatItManagesAndNothingElse) {
   helper_client c(socket_);
   make_bridge(c);
-  c.ok<helper_create_tap_reply>(
-      helper_msg::create_tap,
-      helper_create_tap{"bgtap1", owner_uid, "bgtest0"});
-  c.ok<helper_add_nat_reply>(helper_msg::add_nat,
-                             helper_add_nat{"10.77.0.9", "bgtest0"});
+  ok(c.create_tap({"bgtap1", owner_uid, "bgtest0"}));
+  ok(c.add_nat({"10.77.0.9", "bgtest0"}));
   netlink nl;
   nl.create_bridge("other0"); // not the helper's
 
-  auto list = c.ok<helper_list_reply>(helper_msg::list, helper_list_request{});
+  auto list = ok(c.list());
   ASSERT_EQ(list.bridges.size(), 1u);
   EXPECT_EQ(list.bridges[0].name, "bgtest0");
   EXPECT_EQ(list.bridges[0].addresses,
@@ -165,30 +147,20 @@ TEST_F(HelperOps, ARestartedHelperStillKnowsWhatItMade) {
   {
     helper_client c(socket_);
     make_bridge(c);
-    c.ok<helper_create_tap_reply>(
-        helper_msg::create_tap,
-        helper_create_tap{"bgtap2", owner_uid, "bgtest0"});
-    c.ok<helper_add_nat_reply>(helper_msg::add_nat,
-                               helper_add_nat{"10.77.0.7", "bgtest0"});
+    ok(c.create_tap({"bgtap2", owner_uid, "bgtest0"}));
+    ok(c.add_nat({"10.77.0.7", "bgtest0"}));
   }
   // The marks live in the kernel, not in the helper's memory.
   stop_helper();
   start_helper();
   helper_client c(socket_);
-  auto list = c.ok<helper_list_reply>(helper_msg::list, helper_list_request{});
+  auto list = ok(c.list());
   EXPECT_EQ(list.bridges.size(), 1u);
   EXPECT_EQ(list.taps.size(), 1u);
   EXPECT_EQ(list.nat.size(), 1u);
-  EXPECT_FALSE(c.ok<helper_ensure_bridge_reply>(
-                    helper_msg::ensure_bridge,
-                    helper_ensure_bridge{"bgtest0", "10.77.0.1/24"})
-                   .created);
-  EXPECT_FALSE(c.ok<helper_add_nat_reply>(
-                    helper_msg::add_nat, helper_add_nat{"10.77.0.7", "bgtest0"})
-                   .added);
-  EXPECT_TRUE(c.ok<helper_delete_tap_reply>(helper_msg::delete_tap,
-                                            helper_delete_tap{"bgtap2"})
-                  .deleted);
+  EXPECT_FALSE(ok(c.ensure_bridge({"bgtest0", "10.77.0.1/24"})).created);
+  EXPECT_FALSE(ok(c.add_nat({"10.77.0.7", "bgtest0"})).added);
+  EXPECT_TRUE(ok(c.delete_tap({"bgtap2"})).deleted);
 }
 
 TEST_F(HelperOps, TheOwnerConnectsAndEveryOperationIsLogged) {
@@ -198,15 +170,8 @@ TEST_F(HelperOps, TheOwnerConnectsAndEveryOperationIsLogged) {
   if (pid == 0) {
     if (::setgid(owner_uid) != 0 || ::setuid(owner_uid) != 0)
       ::_exit(2);
-    try {
-      helper_client c(socket_);
-      if (!c.connected())
-        ::_exit(3);
-      auto env = c.call(helper_msg::list, wire::json::object());
-      ::_exit(env.type == helper_msg::result ? 0 : 4);
-    } catch (...) {
-      ::_exit(5);
-    }
+    auto list = helper_client(socket_).list();
+    ::_exit(list ? 0 : 4);
   }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -225,7 +190,7 @@ TEST_F(HelperOps, SigtermStopsItCleanlyAndRemovesTheSocket) {
   ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_uid, owner_uid);
-  helper_client idle(socket_); // an open connection must not hold it up
+  raw_client idle(socket_); // an open connection must not hold it up
   ASSERT_TRUE(idle.connected());
   auto status = stop_helper();
   ASSERT_TRUE(WIFEXITED(status)) << status;

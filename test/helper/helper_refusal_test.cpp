@@ -13,9 +13,11 @@
 #include "helper/netlink.hpp"
 #include "helper/operations.hpp"
 #include "helper/tun.hpp"
-#include "test/helper/helper_client.hpp"
+#include "services/helper_client.hpp"
+#include "test/helper/calls.hpp"
 #include "test/helper/inspect.hpp"
 #include "test/helper/netns.hpp"
+#include "test/helper/raw_client.hpp"
 
 namespace banger::test {
 namespace {
@@ -32,17 +34,13 @@ protected:
   }
 
   void make_bridge(helper_client& c) {
-    c.ok<helper_ensure_bridge_reply>(
-        helper_msg::ensure_bridge,
-        helper_ensure_bridge{"bgtest0", "10.77.0.1/24"});
+    ok(c.ensure_bridge({"bgtest0", "10.77.0.1/24"}));
   }
 
   /// The helper still answers a fresh connection.
   void expect_still_serving() {
-    helper_client c(socket_);
-    ASSERT_TRUE(c.connected());
-    EXPECT_EQ(c.call(helper_msg::list, wire::json::object()).type,
-              helper_msg::result);
+    auto list = helper_client(socket_).list();
+    EXPECT_TRUE(list) << error_message(list.error());
   }
 };
 
@@ -58,7 +56,7 @@ std::string connect_as(uid_t uid, const std::string& socket) {
     if (::setgid(uid) != 0 || ::setuid(uid) != 0) {
       out = "setuid failed";
     } else {
-      helper_client c(socket);
+      raw_client c(socket);
       if (!c.connected()) {
         out = std::string("connect: ") + std::strerror(errno);
       } else {
@@ -109,13 +107,12 @@ TEST_F(HelperRefuses, ATapNameOutsideItsPrefix) {
   make_bridge(c);
   for (const char* name : {"eth0", "tap0", "bgtap", "bgtapX", "bgtap-1",
                            "bgtap0123456789a", "bgtap0;ls", "lo"}) {
-    auto err = c.refused(helper_msg::create_tap,
-                         helper_create_tap{name, owner_uid, "bgtest0"});
+    auto err = refused(c.create_tap({name, owner_uid, "bgtest0"}));
     EXPECT_EQ(err.code, "invalid_argument") << name;
     EXPECT_NE(err.message.find(std::string("'") + name + "'"),
               std::string::npos)
         << err.message;
-    auto del = c.refused(helper_msg::delete_tap, helper_delete_tap{name});
+    auto del = refused(c.delete_tap({name}));
     EXPECT_EQ(del.code, "invalid_argument") << name;
   }
   netlink nl;
@@ -128,8 +125,7 @@ TEST_F(HelperRefuses, ATapNameOutsideItsPrefix) {
 TEST_F(HelperRefuses, ATapForAnotherOwner) {
   helper_client c(socket_);
   make_bridge(c);
-  auto err = c.refused(helper_msg::create_tap,
-                       helper_create_tap{"bgtap0", 0, "bgtest0"});
+  auto err = refused(c.create_tap({"bgtap0", 0, "bgtest0"}));
   EXPECT_EQ(err.code, "invalid_argument");
   EXPECT_NE(err.message.find("owner_uid 0"), std::string::npos) << err.message;
   EXPECT_FALSE(netlink().find("bgtap0"));
@@ -141,17 +137,14 @@ TEST_F(HelperRefuses, ABridgeItDidNotCreate) {
   auto before = nl.find("foreign0");
   ASSERT_TRUE(before);
   helper_client c(socket_);
-  auto err = c.refused(helper_msg::ensure_bridge,
-                       helper_ensure_bridge{"foreign0", "10.78.0.1/24"});
+  auto err = refused(c.ensure_bridge({"foreign0", "10.78.0.1/24"}));
   EXPECT_EQ(err.code, "already_exists");
   EXPECT_NE(err.message.find("'foreign0'"), std::string::npos) << err.message;
   EXPECT_NE(err.message.find("not created by banger-helper"), std::string::npos)
       << err.message;
-  auto tap = c.refused(helper_msg::create_tap,
-                       helper_create_tap{"bgtap0", owner_uid, "foreign0"});
+  auto tap = refused(c.create_tap({"bgtap0", owner_uid, "foreign0"}));
   EXPECT_EQ(tap.code, "bad_state");
-  auto nat =
-      c.refused(helper_msg::add_nat, helper_add_nat{"10.78.0.5", "foreign0"});
+  auto nat = refused(c.add_nat({"10.78.0.5", "foreign0"}));
   EXPECT_EQ(nat.code, "bad_state");
   // Untouched: no alias, no address, still down, no TAP, no NAT table.
   auto after = nl.find("foreign0");
@@ -162,13 +155,9 @@ TEST_F(HelperRefuses, ABridgeItDidNotCreate) {
   EXPECT_FALSE(nl.find("bgtap0"));
   EXPECT_FALSE(nft_banger_table());
   // A missing bridge is "not_found", a non-bridge link is refused too.
-  EXPECT_EQ(c.refused(helper_msg::create_tap,
-                      helper_create_tap{"bgtap0", owner_uid, "nosuch0"})
-                .code,
+  EXPECT_EQ(refused(c.create_tap({"bgtap0", owner_uid, "nosuch0"})).code,
             "not_found");
-  EXPECT_EQ(c.refused(helper_msg::ensure_bridge,
-                      helper_ensure_bridge{"lo", "10.78.0.1/24"})
-                .code,
+  EXPECT_EQ(refused(c.ensure_bridge({"lo", "10.78.0.1/24"})).code,
             "already_exists");
   expect_still_serving();
 }
@@ -181,55 +170,42 @@ TEST_F(HelperRefuses, ATapItDidNotCreate) {
   netlink nl;
   auto before = nl.find("bgtap5");
   ASSERT_TRUE(before);
-  EXPECT_EQ(c.refused(helper_msg::delete_tap, helper_delete_tap{"bgtap5"}).code,
-            "bad_state");
-  EXPECT_EQ(c.refused(helper_msg::create_tap,
-                      helper_create_tap{"bgtap5", owner_uid, "bgtest0"})
-                .code,
+  EXPECT_EQ(refused(c.delete_tap({"bgtap5"})).code, "bad_state");
+  EXPECT_EQ(refused(c.create_tap({"bgtap5", owner_uid, "bgtest0"})).code,
             "already_exists");
   auto after = nl.find("bgtap5");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->index, before->index);
   EXPECT_EQ(after->master, 0);
-  auto list = c.ok<helper_list_reply>(helper_msg::list, helper_list_request{});
+  auto list = ok(c.list());
   EXPECT_TRUE(list.taps.empty());
 }
 
 TEST_F(HelperRefuses, BadNamesAndAddresses) {
   helper_client c(socket_);
   make_bridge(c);
-  auto code = [&](const char* type, const wire::json& body) {
-    auto env = c.call(type, body);
-    EXPECT_EQ(env.type, helper_msg::error) << type << " " << body.dump();
-    return decode<error_body>(env.body).code;
-  };
-  EXPECT_EQ(code(helper_msg::ensure_bridge,
-                 to_json(helper_ensure_bridge{"Bad", "10.79.0.1/24"})),
+  EXPECT_EQ(refused(c.ensure_bridge({"Bad", "10.79.0.1/24"})).code,
             "invalid_argument");
-  EXPECT_EQ(code(helper_msg::ensure_bridge,
-                 to_json(helper_ensure_bridge{"bgtap9", "10.79.0.1/24"})),
+  EXPECT_EQ(refused(c.ensure_bridge({"bgtap9", "10.79.0.1/24"})).code,
             "invalid_argument"); // a bridge in the TAP namespace
   for (const char* cidr : {"10.79.0.0/24", "10.79.0.1", "10.79.0.1/33",
                            "127.0.0.1/8", "10.79.0.1/24; flush ruleset"})
-    EXPECT_EQ(code(helper_msg::ensure_bridge,
-                   to_json(helper_ensure_bridge{"bgtest1", cidr})),
+    EXPECT_EQ(refused(c.ensure_bridge({"bgtest1", cidr})).code,
               "invalid_argument")
         << cidr;
   for (const char* ip :
        {"10.77.0", "10.77.0.5/32", "10.77.0.5 ", "127.0.0.1", "10.77.0.1",
         "10.77.0.255", "10.78.0.5", "10.77.0.5\" masquerade"})
-    EXPECT_EQ(code(helper_msg::add_nat, to_json(helper_add_nat{ip, "bgtest0"})),
-              "invalid_argument")
+    EXPECT_EQ(refused(c.add_nat({ip, "bgtest0"})).code, "invalid_argument")
         << ip;
-  EXPECT_EQ(code(helper_msg::remove_nat, to_json(helper_remove_nat{"x"})),
-            "invalid_argument");
+  EXPECT_EQ(refused(c.remove_nat({"x"})).code, "invalid_argument");
   EXPECT_FALSE(netlink().find("bgtest1"));
   auto table = nft_banger_table();
   EXPECT_TRUE(!table || count(*table, "masquerade") == 0);
 }
 
 TEST_F(HelperRefuses, MalformedFrames) {
-  helper_client c(socket_);
+  raw_client c(socket_);
   auto frame = [](const std::string& payload) {
     std::string out;
     auto n = static_cast<std::uint32_t>(payload.size());
@@ -272,7 +248,7 @@ TEST_F(HelperRefuses, MalformedFrames) {
             helper_msg::result);
 
   // An oversized length: an error, then the connection closes.
-  helper_client big(socket_);
+  raw_client big(socket_);
   big.send_raw(std::string("\x00\x10\x00\x00", 4) + "{}");
   auto env = big.read();
   ASSERT_TRUE(env);
@@ -283,7 +259,7 @@ TEST_F(HelperRefuses, MalformedFrames) {
 
   // Half a frame then hang-up does not wedge it either.
   {
-    helper_client half(socket_);
+    raw_client half(socket_);
     half.send_raw(std::string("\x00\x00\x00\x40", 4) + "{\"v\":1");
   }
   expect_still_serving();
@@ -294,13 +270,9 @@ TEST_F(HelperRefuses, EverythingOutsideAPrefixOfItsChoice) {
   start_helper({"--tap-prefix", "vmtap"});
   helper_client c(socket_);
   make_bridge(c);
-  EXPECT_EQ(c.refused(helper_msg::create_tap,
-                      helper_create_tap{"bgtap0", owner_uid, "bgtest0"})
-                .code,
+  EXPECT_EQ(refused(c.create_tap({"bgtap0", owner_uid, "bgtest0"})).code,
             "invalid_argument");
-  c.ok<helper_create_tap_reply>(
-      helper_msg::create_tap,
-      helper_create_tap{"vmtap0", owner_uid, "bgtest0"});
+  ok(c.create_tap({"vmtap0", owner_uid, "bgtest0"}));
   EXPECT_TRUE(netlink().find("vmtap0"));
 }
 

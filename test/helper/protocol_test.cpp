@@ -86,6 +86,41 @@ TEST(HelperProtocol, DecodingIsStrict) {
   }
 }
 
+TEST(HelperProtocol, DescriptorOpsRoundTripAndAreStrict) {
+  EXPECT_EQ(round_trip(helper_open_tap{"bgtap3"}).name, "bgtap3");
+  EXPECT_EQ(round_trip(helper_open_tap_reply{"bgtap3"}).name, "bgtap3");
+  auto d = round_trip(helper_bind_dns{"172.16.0.1", 53});
+  EXPECT_EQ(d.address, "172.16.0.1");
+  EXPECT_EQ(d.port, 53);
+  EXPECT_EQ(to_json(helper_bind_dns{"172.16.0.1", 53}),
+            (json{{"address", "172.16.0.1"}, {"port", 53}}));
+  auto r = round_trip(helper_bind_dns_reply{"172.16.0.1", 65535});
+  EXPECT_EQ(r.address, "172.16.0.1");
+  EXPECT_EQ(r.port, 65535);
+  EXPECT_EQ(decode<helper_bind_dns>(json{{"address", "a"}, {"port", 0}}).port,
+            0); // a port, if not one to listen on: the helper refuses it
+  for (const json& bad :
+       {json{{"address", "172.16.0.1"}, {"port", 65536}},
+        json{{"address", "172.16.0.1"}, {"port", -1}},
+        json{{"address", "172.16.0.1"}, {"port", "53"}},
+        json{{"address", "172.16.0.1"}, {"port", 53.5}},
+        json{{"address", "172.16.0.1"}},
+        json{{"address", "172.16.0.1"}, {"port", 53}, {"reuse", true}}})
+    EXPECT_THROW(decode<helper_bind_dns>(bad), decode_error) << bad.dump();
+  try {
+    decode<helper_bind_dns>(json{{"address", "x"}, {"port", 70000}});
+  } catch (const decode_error& e) {
+    EXPECT_NE(std::string(e.what()).find("70000 is not a port"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(decode<helper_open_tap>(json{{"name", "bgtap1"}, {"fd", 3}}),
+               decode_error);
+  EXPECT_THROW(decode<helper_open_tap>(json::object()), decode_error);
+  EXPECT_THROW(decode<helper_bind_dns_reply>(json{{"address", "a"}}),
+               decode_error);
+}
+
 TEST(HelperValidate, Ipv4IsParsedStrictly) {
   auto ip = parse_ipv4("172.16.0.5");
   ASSERT_TRUE(ip);

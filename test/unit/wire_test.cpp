@@ -3,11 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "messages/agent.hpp"
 #include "messages/daemon.hpp"
 #include "messages/image.hpp"
 #include "messages/vm.hpp"
 #include "messages/wire.hpp"
+#include "services/unique_fd.hpp"
 
 namespace banger {
 namespace {
@@ -205,6 +212,88 @@ TEST(WireCodecs, ImageKernelDaemonRoundTrip) {
   auto eb = round_trip(e);
   EXPECT_EQ(eb.code, "not_found");
   EXPECT_EQ(eb.op, "abc-1");
+}
+
+// -- descriptors over Unix sockets (banger-helper's open_tap / bind_dns) -----
+
+struct sock_pair {
+  sock_pair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+      throw std::runtime_error("socketpair");
+    a.reset(fds[0]);
+    b.reset(fds[1]);
+  }
+  unique_fd a, b;
+};
+
+/// Reads `size` bytes from `sock`, collecting every descriptor that comes.
+std::string recv_exactly(int sock, std::size_t size,
+                         std::vector<unique_fd>& fds) {
+  std::string out;
+  while (out.size() < size) {
+    char buf[4096];
+    std::vector<int> got;
+    auto n = wire::recv_with_fds(sock, buf, sizeof(buf), got);
+    for (int f : got)
+      fds.emplace_back(f);
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+TEST(WireFds, SendAllPassesOneDescriptorWithTheData) {
+  sock_pair s;
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  unique_fd pipe_r{p[0]}, pipe_w{p[1]};
+  wire::envelope env;
+  env.id = 3;
+  env.type = "result";
+  auto frame = wire::encode_frame(env);
+  ASSERT_TRUE(wire::send_all(s.a.get(), frame, pipe_w.get()));
+  pipe_w.reset(); // the sender's copy goes; the passed one lives on
+  std::vector<unique_fd> fds;
+  EXPECT_EQ(recv_exactly(s.b.get(), frame.size(), fds), frame);
+  ASSERT_EQ(fds.size(), 1u);
+  EXPECT_TRUE(::fcntl(fds[0].get(), F_GETFD) & FD_CLOEXEC);
+  ASSERT_EQ(::write(fds[0].get(), "hi", 2), 2);
+  char buf[2];
+  ASSERT_EQ(::read(pipe_r.get(), buf, 2), 2);
+  EXPECT_EQ(std::string(buf, 2), "hi");
+}
+
+TEST(WireFds, ALargeSendCarriesItOnceAndPlainSendsNone) {
+  sock_pair s;
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  unique_fd pipe_r{p[0]}, pipe_w{p[1]};
+  // Larger than the socket buffer: send_all needs several sendmsg calls.
+  std::string big(4u << 20, 'x');
+  std::thread writer([&] {
+    EXPECT_TRUE(wire::send_all(s.a.get(), big, pipe_w.get()));
+    EXPECT_TRUE(wire::send_all(s.a.get(), "tail"));
+  });
+  std::vector<unique_fd> fds;
+  auto got = recv_exactly(s.b.get(), big.size() + 4, fds);
+  writer.join();
+  EXPECT_EQ(got.size(), big.size() + 4);
+  EXPECT_EQ(got.substr(big.size()), "tail");
+  EXPECT_EQ(fds.size(), 1u);
+}
+
+TEST(WireFds, SendingToAPeerThatLeftIsAnErrorNotASignal) {
+  sock_pair s;
+  s.b.reset();
+  // Without MSG_NOSIGNAL this would kill the test with SIGPIPE.
+  EXPECT_FALSE(wire::send_all(s.a.get(), "x"));
+  EXPECT_EQ(errno, EPIPE);
+  std::vector<int> fds;
+  char buf[4];
+  EXPECT_EQ(wire::recv_with_fds(s.a.get(), buf, sizeof(buf), fds), 0);
+  EXPECT_TRUE(fds.empty());
 }
 
 } // namespace
