@@ -22,8 +22,8 @@ using namespace std::chrono_literals;
 
 struct pending_call {
   // probe: a boot-wait "health" whose answer goes to every ready waiter;
-  // health: a direct "health" call.
-  enum kind_t { probe, health, exec, plain } kind = plain;
+  // health: a direct "health" call; ports: a "ports" call.
+  enum kind_t { probe, health, ports, exec, plain } kind = plain;
   caf::response_promise rp;
   caf::actor sink;
   std::uint64_t stream = 0;
@@ -146,6 +146,9 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
       case pending_call::health:
         call.rp.deliver(decode<agent_health>(env.body));
         break;
+      case pending_call::ports:
+        call.rp.deliver(decode<agent_ports_reply>(env.body));
+        break;
       case pending_call::exec:
         call.rp.deliver(decode<exec_result>(env.body));
         break;
@@ -222,6 +225,10 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
     [=](atom::health) {
       return call<agent_health>(self, agent_msg::health,
                                 pending_call::health);
+    },
+    [=](atom::ports) {
+      return call<agent_ports_reply>(self, agent_msg::ports,
+                                     pending_call::ports);
     },
     [=](atom::exec, exec_spec& spec, caf::actor& sink,
         std::uint64_t stream) -> caf::result<exec_result> {

@@ -8,6 +8,9 @@
 //   (atom::ready, uint32_t timeout_ms)         -> agent_health
 //       probes "health" every 100 ms until the agent answers (boot wait)
 //   (atom::health)                             -> agent_health
+//   (atom::ports)                              -> agent_ports_reply
+//       the guest's listening TCP and unconnected UDP sockets with their
+//       owners (`banger vm ports`); valid once ready has answered
 //   (atom::exec, exec_spec, actor sink, uint64_t stream) -> exec_result
 //       first sends sink (atom::started, stream, actor agent, uint64_t call)
 //       then (atom::output, stream, output_chunk) per chunk

@@ -49,6 +49,49 @@ void from_json(const json& j, agent_health& x) {
   r.finish();
 }
 
+json to_json(const agent_port& x) {
+  return {{"proto", x.proto}, {"address", x.address}, {"port", x.port},
+          {"pid", x.pid},     {"process", x.process}};
+}
+
+void from_json(const json& j, agent_port& x) {
+  object_reader r(j, "port");
+  std::uint64_t port = 0; // wide, so that 2^32 + 22 is refused, not 22
+  r.required("proto", x.proto);
+  r.required("address", x.address);
+  r.required("port", port);
+  r.optional("pid", x.pid);
+  r.optional("process", x.process);
+  r.finish();
+  if (x.proto != "tcp" && x.proto != "udp" && x.proto != "tcp6"
+      && x.proto != "udp6")
+    r.fail("field 'proto' must be \"tcp\", \"udp\", \"tcp6\" or \"udp6\"");
+  if (port > 65535)
+    r.fail("field 'port' must be at most 65535");
+  x.port = static_cast<std::uint32_t>(port);
+  if (x.pid < 0)
+    r.fail("field 'pid' must not be negative");
+}
+
+json to_json(const agent_ports_reply& x) {
+  json arr = json::array();
+  for (auto& p : x.ports)
+    arr.push_back(to_json(p));
+  return {{"ports", arr}};
+}
+
+void from_json(const json& j, agent_ports_reply& x) {
+  object_reader r(j, "ports");
+  json arr;
+  r.required("ports", arr);
+  r.finish();
+  if (!arr.is_array())
+    r.fail("field 'ports' must be an array");
+  x.ports.clear();
+  for (auto& e : arr)
+    x.ports.push_back(decode<agent_port>(e));
+}
+
 json to_json(const output_chunk& x) {
   return {{"stream", x.stream == 2 ? "stderr" : "stdout"},
           {"data", wire::base64_encode(x.data)}};

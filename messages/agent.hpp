@@ -5,6 +5,7 @@
 // Requests (host -> guest), each answered by one "result" or "error" frame
 // with the same id:
 //   "health"   {}                         -> agent_health
+//   "ports"    {}                         -> agent_ports_reply
 //   "exec"     exec_spec                  -> "output" events, then exec_result
 //   "sync"     {}                         -> {}
 //   "poweroff" {}                         -> {}  (then the guest powers off)
@@ -44,6 +45,21 @@ struct agent_health {
   std::uint64_t uptime_ms = 0;
 };
 
+/// One listening socket in the guest: a TCP socket in LISTEN or an
+/// unconnected UDP socket, from /proc/net/{tcp,tcp6,udp,udp6}.
+struct agent_port {
+  std::string proto;   // "tcp", "udp", "tcp6" or "udp6"
+  std::string address; // the local address, e.g. "0.0.0.0", "::", "127.0.0.1"
+  std::uint32_t port = 0;
+  std::int64_t pid = 0;  // the owning process; 0 if unknown
+  std::string process;   // its comm; "" if unknown
+};
+
+/// The answer to "ports", sorted by port, then proto, then address.
+struct agent_ports_reply {
+  std::vector<agent_port> ports;
+};
+
 /// A chunk of a stream. stream: 1 stdout, 2 stderr. data: raw bytes.
 struct output_chunk {
   std::int32_t stream = 1;
@@ -61,6 +77,7 @@ struct signal_request {
 
 namespace agent_msg {
 inline constexpr const char* health = "health";
+inline constexpr const char* ports = "ports";
 inline constexpr const char* exec = "exec";
 inline constexpr const char* sync = "sync";
 inline constexpr const char* poweroff = "poweroff";
@@ -77,6 +94,10 @@ wire::json to_json(const exec_result& x);
 void from_json(const wire::json& j, exec_result& x);
 wire::json to_json(const agent_health& x);
 void from_json(const wire::json& j, agent_health& x);
+wire::json to_json(const agent_port& x);
+void from_json(const wire::json& j, agent_port& x);
+wire::json to_json(const agent_ports_reply& x);
+void from_json(const wire::json& j, agent_ports_reply& x);
 wire::json to_json(const output_chunk& x);
 void from_json(const wire::json& j, output_chunk& x);
 wire::json to_json(const stdin_chunk& x);

@@ -34,6 +34,17 @@ typename Inspector::result_type inspect(Inspector& f, agent_health& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_port& x) {
+  return f(caf::meta::type_name("agent_port"), x.proto, x.address, x.port,
+           x.pid, x.process);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_ports_reply& x) {
+  return f(caf::meta::type_name("agent_ports_reply"), x.ports);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
   return f(caf::meta::type_name("output_chunk"), x.stream, x.data);
 }
@@ -136,6 +147,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(banger, (banger::image_import_request))
   CAF_ADD_TYPE_ID(banger, (banger::kernel_import_request))
   CAF_ADD_TYPE_ID(banger, (banger::daemon_status))
+  CAF_ADD_TYPE_ID(banger, (banger::agent_port))
+  CAF_ADD_TYPE_ID(banger, (banger::agent_ports_reply))
+  CAF_ADD_TYPE_ID(banger, (std::vector<banger::agent_port>))
   CAF_ADD_ATOM(banger, banger::atom, create, "create")
   CAF_ADD_ATOM(banger, banger::atom, start, "start")
   CAF_ADD_ATOM(banger, banger::atom, stop, "stop")
@@ -169,4 +183,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_ATOM(banger, banger::atom, run, "run")
   CAF_ADD_ATOM(banger, banger::atom, tick, "tick")
   CAF_ADD_ATOM(banger, banger::atom, nat, "nat")
+  CAF_ADD_ATOM(banger, banger::atom, ports, "ports")
 CAF_END_TYPE_ID_BLOCK(banger)

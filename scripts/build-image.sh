@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds banger's default guest image from Debian packages, without
 # debootstrap, loop mounts or root: busybox (static) as the userland and init,
-# dropbear with the shared libraries it needs (for a later sshd), assembled in
+# dropbear with the shared libraries it needs as the sshd (/etc/init.d/S50sshd,
+# using the host key banger-init provisions from fw_cfg), assembled in
 # a directory and written with `mke2fs -d` into a sparse file:
 #   OUTDIR/rootfs.ext4
 # The .debs are cached in build/cache (BANGER_CACHE_DIR).
@@ -155,6 +156,33 @@ done
 exit 0
 RCS
 chmod 0755 "$root/etc/init.d/rcS"
+
+cat >"$root/etc/init.d/S50sshd" <<'SSHD'
+#!/bin/sh
+# SSH: dropbear as a daemon, keys only (-s: no password logins; root may log
+# in). The host key is the one banger-init installed from fw_cfg, which the
+# daemon already knows; a VM booted without one gets a key made on the first
+# connection (-R).
+key=/etc/dropbear/dropbear_ed25519_host_key
+pidfile=/run/dropbear.pid
+case "${1:-start}" in
+  start)
+    if [ -s "$key" ]; then
+      exec /usr/sbin/dropbear -s -P "$pidfile" -r "$key"
+    fi
+    mkdir -p /etc/dropbear
+    exec /usr/sbin/dropbear -s -P "$pidfile" -R
+    ;;
+  stop)
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")"
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
+SSHD
+chmod 0755 "$root/etc/init.d/S50sshd"
 
 img="$work/rootfs.ext4"
 truncate -s "$size" "$img" || die "cannot create a $size file in $work"

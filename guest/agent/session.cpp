@@ -15,6 +15,7 @@
 #include "guest/agent/exec.hpp"
 #include "guest/agent/health.hpp"
 #include "guest/agent/log.hpp"
+#include "guest/agent/ports.hpp"
 #include "messages/agent.hpp"
 
 namespace banger::agent {
@@ -228,6 +229,9 @@ void session::dispatch(const wire::envelope& env) {
   if (type == m::health) {
     expect_empty(env.body, "health");
     send(env.id, m::result, to_json(read_health()));
+  } else if (type == m::ports) {
+    expect_empty(env.body, "ports");
+    send(env.id, m::result, to_json(read_ports()));
   } else if (type == m::exec) {
     do_exec(env.id, env.body);
   } else if (type == m::sync) {
@@ -239,8 +243,8 @@ void session::dispatch(const wire::envelope& env) {
   } else {
     send_error(env.id, "protocol",
                "unknown request type '" + type
-                 + "' (the agent understands health, exec, sync, poweroff, "
-                   "stdin and signal)");
+                 + "' (the agent understands health, ports, exec, sync, "
+                   "poweroff, stdin and signal)");
   }
 }
 

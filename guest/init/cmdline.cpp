@@ -1,5 +1,6 @@
 #include "guest/init/cmdline.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -55,6 +56,19 @@ boot_params parse_cmdline(std::string_view text) {
       p.start_agent = value != "0" && value != "off" && value != "no";
     else if (key == "banger.rootwait")
       p.rootwait_s = std::atoi(value.c_str());
+    else if (key == "banger.ip")
+      p.ip = value;
+    else if (key == "banger.gw")
+      p.gw = value;
+    else if (key == "banger.mac")
+      p.mac = value;
+    else if (key == "banger.dns")
+      for (std::size_t start = 0; start <= value.size();) {
+        auto comma = std::min(value.find(',', start), value.size());
+        if (comma > start)
+          p.dns.push_back(value.substr(start, comma - start));
+        start = comma + 1;
+      }
     else
       p.other[key] = value;
   }

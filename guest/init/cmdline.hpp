@@ -9,6 +9,13 @@
 //                          /sbin/init, /lib/systemd/systemd, /init)
 //   banger.agent=0         do not start the agent
 //   banger.rootwait=SEC    how long to wait for the root device (default 5)
+// The network (guest/init/network.hpp; all optional, nothing is touched
+// without banger.ip):
+//   banger.ip=ADDR/PREFIX  IPv4 address and prefix, e.g. 172.16.0.5/24
+//   banger.gw=ADDR         default gateway, e.g. 172.16.0.1
+//   banger.dns=ADDR[,ADDR] name servers for /etc/resolv.conf; may repeat
+//   banger.mac=MAC         configure the NIC with this MAC (default: the
+//                          first non-loopback ethernet interface)
 
 #include <map>
 #include <string>
@@ -26,6 +33,10 @@ struct boot_params {
   std::string init;
   bool start_agent = true;
   int rootwait_s = 5;
+  std::string ip;               // "172.16.0.5/24", checked when applied
+  std::string gw;
+  std::vector<std::string> dns; // every banger.dns, commas split, in order
+  std::string mac;
   std::map<std::string, std::string> other; // every other key=value
 };
 

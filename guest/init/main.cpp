@@ -1,5 +1,6 @@
 // banger-init: PID 1 of the initramfs. Loads the modules, mounts the image's
-// root, starts banger-agent inside it and hands PID 1 over to the image's own
+// root, starts banger-agent inside it, installs the VM's keys (fw_cfg) and
+// network settings (command line), and hands PID 1 over to the image's own
 // init (or stays PID 1 as a reaper when the image has none).
 
 #include <cerrno>
@@ -17,6 +18,8 @@
 #include "guest/init/cmdline.hpp"
 #include "guest/init/console.hpp"
 #include "guest/init/modules.hpp"
+#include "guest/init/network.hpp"
+#include "guest/init/provision.hpp"
 #include "guest/init/rootfs.hpp"
 
 namespace {
@@ -90,6 +93,10 @@ int main(int argc, char** argv) {
   pid_t agent = agent_fd >= 0 ? start_agent(agent_fd) : -1;
   // The agent answers while these load; the image's init needs them.
   load_modules(late_fds, late);
+  // Both need late modules (qemu_fw_cfg, virtio_net) and must be done before
+  // the image's init starts sshd and network users.
+  provision();
+  configure_network(params);
   auto init = find_init(params);
   if (init.empty()) {
     say("no init in image, staying PID 1");

@@ -2,10 +2,12 @@
 // chardev for the agent port) and optionally runs one command through it.
 // Used for debugging and by the boot benchmark (VMM start -> first answer).
 //
-//   banger-agent-probe SOCKET [--timeout-ms N] [--quiet] [-- ARGV...]
+//   banger-agent-probe SOCKET [--timeout-ms N] [--quiet] [--ports]
+//                             [-- ARGV...]
 //
 // Without ARGV it prints the milliseconds until the first health answer on
-// stdout. With ARGV it prints them on stderr (unless --quiet), runs ARGV via
+// stdout. With --ports it then prints the guest's listening sockets ("ports"),
+// one "PROTO ADDRESS PORT PID PROCESS" line each ("-" for an unknown owner). With ARGV it prints them on stderr (unless --quiet), runs ARGV via
 // "exec", copies its stdout/stderr and exits with its exit code.
 // Exit codes of its own: 1 no answer / connection lost / error frame, 2 usage.
 
@@ -37,6 +39,7 @@ struct options {
   std::string socket;
   long timeout_ms = 30000;
   bool quiet = false;
+  bool ports = false;
   std::vector<std::string> argv;
 };
 
@@ -44,7 +47,7 @@ struct options {
   std::fprintf(stderr,
                "banger-agent-probe: %s\n"
                "usage: banger-agent-probe SOCKET [--timeout-ms N] [--quiet] "
-               "[-- ARGV...]\n",
+               "[--ports] [-- ARGV...]\n",
                why);
   std::exit(2);
 }
@@ -60,6 +63,8 @@ options parse(int argc, char** argv) {
     }
     if (a == "--quiet") {
       o.quiet = true;
+    } else if (a == "--ports") {
+      o.ports = true;
     } else if (a == "--timeout-ms" && i + 1 < argc) {
       char* end = nullptr;
       o.timeout_ms = std::strtol(argv[++i], &end, 10);
@@ -73,6 +78,8 @@ options parse(int argc, char** argv) {
   }
   if (o.socket.empty())
     usage("missing SOCKET");
+  if (o.ports && !o.argv.empty())
+    usage("--ports and a command do not go together");
   return o;
 }
 
@@ -196,6 +203,31 @@ int run_command(const options& o, channel& ch) {
   }
 }
 
+int list_ports(channel& ch) {
+  const std::uint64_t id = 2000;
+  if (!ch.send(id, agent_msg::ports, wire::json::object())) {
+    std::fprintf(stderr, "banger-agent-probe: sending ports: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
+  for (;;) {
+    auto env = ch.receive(-1);
+    if (!env || env->id != id)
+      continue;
+    if (env->type == agent_msg::error) {
+      auto err = decode<error_body>(env->body);
+      std::fprintf(stderr, "banger-agent-probe: agent error (%s): %s\n",
+                   err.code.c_str(), err.message.c_str());
+      return 1;
+    }
+    for (auto& p : decode<agent_ports_reply>(env->body).ports)
+      std::printf("%s %s %u %lld %s\n", p.proto.c_str(), p.address.c_str(),
+                  p.port, static_cast<long long>(p.pid),
+                  p.process.empty() ? "-" : p.process.c_str());
+    return 0;
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -211,6 +243,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto elapsed = ms_since(start);
+  if (o.ports) {
+    if (!o.quiet)
+      std::fprintf(stderr, "banger-agent-probe: agent answered after %ld ms\n",
+                   elapsed);
+    try {
+      return list_ports(ch);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "banger-agent-probe: %s\n", e.what());
+      return 1;
+    }
+  }
   if (o.argv.empty()) {
     if (!o.quiet)
       std::printf("%ld\n", elapsed);

@@ -73,6 +73,32 @@ TEST_F(agent_live, ready_answers_with_the_agents_health) {
   EXPECT_GE(guest.count("health"), 1u);
 }
 
+TEST_F(agent_live, ports_returns_the_guests_listening_sockets) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto r = ask<agent_ports_reply>(agent, atom::ports_v);
+  ASSERT_TRUE(r) << why(r.error());
+  auto want = fake_agent::scripted_ports();
+  ASSERT_EQ(r->ports.size(), want.ports.size());
+  EXPECT_EQ(r->ports[0].proto, "tcp");
+  EXPECT_EQ(r->ports[0].address, "0.0.0.0");
+  EXPECT_EQ(r->ports[0].port, 22u);
+  EXPECT_EQ(r->ports[0].pid, 123);
+  EXPECT_EQ(r->ports[0].process, "dropbear");
+  EXPECT_EQ(r->ports[1].proto, "udp6");
+  EXPECT_EQ(r->ports[1].pid, 0);
+  EXPECT_EQ(guest.request_types(), (std::vector<std::string>{"ports"}));
+}
+
+TEST_F(agent_live, unreachable_agent_answers_ports_with_an_error) {
+  auto agent = connect(socket_path());
+  auto r = ask<agent_ports_reply>(agent, atom::ports_v);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout)
+      << "the request was never answered";
+  EXPECT_EQ(error_code(r.error()), ec::agent) << why(r.error());
+}
+
 TEST_F(agent_live, exec_routes_output_to_the_sink_and_returns_the_exit_code) {
   fake_agent guest(socket_path());
   auto agent = connect(socket_path());

@@ -52,6 +52,11 @@ fake_agent::~fake_agent() {
   ::close(wake_fd_[1]);
 }
 
+agent_ports_reply fake_agent::scripted_ports() {
+  return {{{"tcp", "0.0.0.0", 22, 123, "dropbear"},
+           {"udp6", "::", 5353, 0, ""}}};
+}
+
 void fake_agent::set_silent(bool silent) {
   std::lock_guard<std::mutex> guard(mtx_);
   silent_ = silent;
@@ -172,6 +177,8 @@ void fake_agent::serve(const wire::envelope& env) {
   if (env.type == agent_msg::health) {
     answer(env.id, agent_msg::result,
            to_json(agent_health{"fake-1", "fake-boot", "fake", 1}));
+  } else if (env.type == agent_msg::ports) {
+    answer(env.id, agent_msg::result, to_json(scripted_ports()));
   } else if (env.type == agent_msg::sync) {
     answer(env.id, agent_msg::result, wire::json::object());
   } else if (env.type == agent_msg::poweroff) {

@@ -3,6 +3,8 @@
 // QEMU's virtio-serial chardev does on the host, and speaks the real framing
 // (messages/wire.hpp) and codecs (messages/agent.hpp). Scripted answers:
 //   health          -> agent_health
+//   ports           -> fake_agent::scripted_ports() (dropbear on tcp 22,
+//                      an ownerless udp6 socket on 5353)
 //   sync, poweroff  -> {}            (poweroff then calls on_poweroff)
 //   exec echo A B   -> output "A B\n", exit 0
 //   exec exit N     -> exit N
@@ -43,6 +45,9 @@ public:
   fake_agent& operator=(const fake_agent&) = delete;
 
   const std::string& socket_path() const { return path_; }
+
+  /// What "ports" answers.
+  static agent_ports_reply scripted_ports();
 
   // -- knobs ----------------------------------------------------------------
 

@@ -161,6 +161,52 @@ TEST(WireCodecs, OutputChunksCarryBinaryBytes) {
                decode_error);
 }
 
+TEST(WireCodecs, PortsReplyRoundTrips) {
+  agent_ports_reply reply;
+  reply.ports = {{"tcp", "0.0.0.0", 22, 311, "dropbear"},
+                 {"udp6", "::", 5353, 0, ""}};
+  auto back = round_trip(reply);
+  ASSERT_EQ(back.ports.size(), 2u);
+  EXPECT_EQ(back.ports[0].proto, "tcp");
+  EXPECT_EQ(back.ports[0].address, "0.0.0.0");
+  EXPECT_EQ(back.ports[0].port, 22u);
+  EXPECT_EQ(back.ports[0].pid, 311);
+  EXPECT_EQ(back.ports[0].process, "dropbear");
+  EXPECT_EQ(back.ports[1].proto, "udp6");
+  EXPECT_EQ(back.ports[1].pid, 0);
+  EXPECT_TRUE(round_trip(agent_ports_reply{}).ports.empty());
+  // pid and process may be left out (unknown owner).
+  auto short_form = decode<agent_port>(
+      json{{"proto", "udp"}, {"address", "10.0.0.2"}, {"port", 53}});
+  EXPECT_EQ(short_form.pid, 0);
+  EXPECT_EQ(short_form.process, "");
+}
+
+TEST(WireCodecs, PortsReplyIsStrict) {
+  json good = {{"proto", "tcp"}, {"address", "::"}, {"port", 22},
+               {"pid", 1},       {"process", "sshd"}};
+  EXPECT_NO_THROW(decode<agent_port>(good));
+  auto with = [&](const char* key, json value) {
+    auto j = good;
+    j[key] = std::move(value);
+    return j;
+  };
+  EXPECT_THROW(decode<agent_port>(with("proto", "sctp")), decode_error);
+  EXPECT_THROW(decode<agent_port>(with("port", 65536)), decode_error);
+  EXPECT_THROW(decode<agent_port>(with("port", 4294967318ull)), decode_error);
+  EXPECT_THROW(decode<agent_port>(with("port", -1)), decode_error);
+  EXPECT_THROW(decode<agent_port>(with("port", "22")), decode_error);
+  EXPECT_THROW(decode<agent_port>(with("pid", -5)), decode_error);
+  EXPECT_THROW(decode<agent_port>(with("extra", 1)), decode_error);
+  auto no_address = good;
+  no_address.erase("address");
+  EXPECT_THROW(decode<agent_port>(no_address), decode_error);
+  EXPECT_THROW(decode<agent_ports_reply>(json::object()), decode_error);
+  EXPECT_THROW(decode<agent_ports_reply>(json{{"ports", {1}}}), decode_error);
+  EXPECT_THROW(decode<agent_ports_reply>(json{{"ports", "none"}}),
+               decode_error);
+}
+
 TEST(WireCodecs, VmMessagesRoundTrip) {
   vm_info info;
   info.id = "0123456789abcdef";
