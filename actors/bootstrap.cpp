@@ -6,7 +6,9 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <cstring>
 
 #include "services/error.hpp"
 #include "services/helper_client.hpp"
@@ -33,6 +35,15 @@ caf::expected<void> ensure_helper(const paths& p, const network_settings& net,
   helper_client probe{net.helper_socket, 2s};
   if (probe.list())
     return caf::unit; // one answers already (it checks the owner itself)
+  // Root's directory inside the owner's runtime dir: the helper wants its
+  // socket where only root can write.
+  auto dir = std::filesystem::path(net.helper_socket).parent_path();
+  std::error_code fec;
+  std::filesystem::create_directories(dir, fec);
+  if (fec || ::chown(dir.c_str(), 0, 0) != 0 || ::chmod(dir.c_str(), 0755) != 0)
+    return make_error(ec::unavailable,
+                      "cannot prepare " + dir.string() + " for banger-helper's "
+                        + "socket: " + (fec ? fec.message() : std::strerror(errno)));
   auto exe = sibling("banger-helper");
   spawn_options opts;
   opts.stdout_path = p.helper_log();

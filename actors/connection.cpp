@@ -219,6 +219,10 @@ void dispatch(self_ptr self, wire::envelope& env) {
       auto req = decode<vm_stop_request>(env.body);
       forward<vm_info>(self, id, type, d.manager, atom::stop_v, req.name,
                        req.timeout_s);
+    } else if (type == "vm.ports") {
+      auto req = decode<vm_ref>(env.body);
+      forward<agent_ports_reply>(self, id, type, d.manager, atom::ports_v,
+                                 req.name);
     } else if (type == "vm.set") {
       auto req = decode<vm_set_request>(env.body);
       if (!req.has_nat)

@@ -66,6 +66,8 @@ using vm_actor = caf::typed_actor<
   caf::replies_to<atom::get>::with<vm_info>,
   /// `vm set --nat/--no-nat` (stopped or created only; applies at start).
   caf::replies_to<atom::put, atom::nat, bool>::with<vm_info>,
+  /// Listening sockets in the guest, from the agent (running only).
+  caf::replies_to<atom::ports>::with<agent_ports_reply>,
   /// Daemon start: reconciles the stored row with what really runs.
   caf::reacts_to<atom::adopt>,
   /// From its VMM watcher: the process with this pid is gone.
@@ -85,6 +87,7 @@ using vm_manager_actor = caf::typed_actor<
                   std::uint64_t>::with<exec_result>,
   caf::replies_to<atom::del, std::string, bool>::with<bool>,
   caf::replies_to<atom::put, atom::nat, std::string, bool>::with<vm_info>,
+  caf::replies_to<atom::ports, std::string>::with<agent_ports_reply>,
   caf::replies_to<atom::status>::with<daemon_status>,
   /// From vm actors: their latest view, for list/status without a fan-out.
   caf::reacts_to<atom::updated, vm_info>,

@@ -290,6 +290,13 @@ int main(int argc, char** argv) {
       ::kill(::getpid(), SIGTERM);
       sig.join();
     }
+    if (net.pool)
+      self->request(net.pool, std::chrono::seconds(10), atom::del_v)
+        .receive([](std::uint32_t) {},
+                 [](caf::error& err) {
+                   log::warn("bangerd", "cannot delete the idle TAPs: {}",
+                             error_message(err));
+                 });
     self->send_exit(manager, caf::exit_reason::user_shutdown);
     for (auto& a : {caf::actor_cast<caf::actor>(net.helper),
                     caf::actor_cast<caf::actor>(net.pool),

@@ -99,6 +99,8 @@ struct pool_data {
   std::deque<tap_lease> warm;
   /// A warm TAP is being made (one at a time: the helper is serial anyway).
   bool filling = false;
+  /// Set at shutdown: make no more warm TAPs.
+  bool draining = false;
   /// Leases waiting for the TAP being made.
   std::deque<caf::typed_response_promise<tap_lease>> waiting;
   std::mt19937_64 rng{std::random_device{}()};
@@ -117,7 +119,7 @@ std::string next_name(pool_ptr self) {
 
 void fill(pool_ptr self) {
   auto& st = self->state;
-  bool wanted = !st.waiting.empty() || st.warm.size() < st.size;
+  bool wanted = !st.waiting.empty() || (!st.draining && st.warm.size() < st.size);
   if (st.filling || !wanted)
     return;
   st.filling = true;
@@ -202,6 +204,23 @@ tap_pool_actor::behavior_type pool_impl(pool_ptr self, helper_actor helper,
       return static_cast<std::uint32_t>(self->state.warm.size());
     },
     [=](atom::tick) { fill(self); },
+    [=](atom::del) -> caf::result<std::uint32_t> {
+      auto& st = self->state;
+      st.draining = true;
+      auto n = static_cast<std::uint32_t>(st.warm.size());
+      if (n == 0)
+        return n;
+      auto rp = self->make_response_promise<std::uint32_t>();
+      auto left = std::make_shared<std::uint32_t>(n);
+      for (auto& t : st.warm) {
+        ::close(t.fd);
+        self->request(st.helper, caf::infinite, atom::del_v, atom::tap_v, t.name)
+          .then([=](bool) mutable { if (--*left == 0) rp.deliver(n); },
+                [=](caf::error&) mutable { if (--*left == 0) rp.deliver(n); });
+      }
+      st.warm.clear();
+      return rp;
+    },
   };
 }
 

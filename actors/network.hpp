@@ -71,6 +71,9 @@ using tap_pool_actor = caf::typed_actor<
   caf::replies_to<atom::reconcile, std::vector<std::string>>::with<std::uint32_t>,
   /// How many warm TAPs are ready now.
   caf::replies_to<atom::get>::with<std::uint32_t>,
+  /// Daemon shutdown: deletes the warm TAPs (VMs keep theirs) and stops
+  /// refilling. Replies with how many it deleted.
+  caf::replies_to<atom::del>::with<std::uint32_t>,
   /// Self-message: make the next warm TAP if below size.
   caf::reacts_to<atom::tick>>;
 

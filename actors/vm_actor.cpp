@@ -17,6 +17,7 @@
 #include "services/lifecycle.hpp"
 #include "services/log.hpp"
 #include "services/timefmt.hpp"
+#include "services/vm_identity.hpp"
 
 namespace banger {
 
@@ -460,6 +461,9 @@ void remove_everything(self_ptr self, caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
   auto dir = st.rec.info.dir;
   auto vms_dir = st.deps.config->paths.vms_dir();
+  auto paths = st.deps.config->paths;
+  auto name = st.rec.info.name;
+  auto ip = st.rec.info.ip;
   self
     ->request(blocking(self,
                        [=]() -> caf::expected<bool> {
@@ -471,6 +475,9 @@ void remove_everything(self_ptr self, caf::typed_response_promise<bool> rp) {
                                                + ": not under " + vms_dir);
                          std::error_code ec;
                          std::filesystem::remove_all(p, ec);
+                         if (!ip.empty())
+                           if (auto f = forget_vm_identity(paths, name); !f)
+                             log::warn("vm", "{}: {}", name, error_message(f.error()));
                          if (ec)
                            return make_error(ec::internal, "cannot remove "
                                                              + dir + ": "
@@ -638,6 +645,20 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
       auto info = self->state.rec.info;
       info.state = to_string(self->state.state);
       return info;
+    },
+    [=](atom::ports) -> caf::result<agent_ports_reply> {
+      auto& st = self->state;
+      auto ok = vm_state_transition(st.state, vm_op::exec, vm_name(self));
+      if (!ok)
+        return std::move(ok.error());
+      if (!st.agent)
+        return make_error(ec::agent, "VM \"" + vm_name(self)
+                                       + "\" has no agent connection");
+      auto rp = self->make_response_promise<agent_ports_reply>();
+      self->request(st.agent, std::chrono::seconds(10), atom::ports_v)
+        .then([=](agent_ports_reply& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](atom::put, atom::nat, bool on) -> caf::result<vm_info> {
       auto& st = self->state;

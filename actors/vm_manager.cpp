@@ -15,6 +15,7 @@
 #include "services/log.hpp"
 #include "services/names.hpp"
 #include "services/timefmt.hpp"
+#include "services/vm_identity.hpp"
 
 namespace banger {
 
@@ -158,9 +159,11 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
                              + rec.info.id;
               rec.root_disk = rec.info.dir + "/root.qcow2";
               auto dir = rec.info.dir;
+              auto paths = self->state.config->paths;
+              bool networked = !rec.info.ip.empty();
               self
                 ->request(blocking(self,
-                                   [dir]() -> caf::expected<bool> {
+                                   [dir, paths, name, networked]() -> caf::expected<bool> {
                                      std::error_code ec;
                                      std::filesystem::create_directory(dir, ec);
                                      if (ec)
@@ -168,6 +171,12 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                          ec::unavailable,
                                          "cannot create " + dir + ": "
                                            + ec.message());
+                                     // SSH needs the network: keys only then.
+                                     if (networked)
+                                       if (auto id = make_vm_identity(paths, dir, name); !id) {
+                                         std::filesystem::remove_all(dir, ec);
+                                         return std::move(id.error());
+                                       }
                                      return true;
                                    }),
                           caf::infinite, atom::run_v)
@@ -299,6 +308,12 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
       if (it == self->state.vms.end())
         return no_such_vm(name);
       return self->delegate(it->second, atom::put_v, atom::nat_v, on);
+    },
+    [=](atom::ports, const std::string& name) -> caf::result<agent_ports_reply> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::ports_v);
     },
     [=](atom::status) {
       daemon_status s;

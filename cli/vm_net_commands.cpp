@@ -2,7 +2,9 @@
 // config uses as ProxyCommand (so `ssh box.vm` works without system DNS).
 #include <cerrno>
 #include <cstring>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -80,14 +82,27 @@ int do_proxy(std::string name, std::uint16_t port) {
   if (name.size() > 3 && name.compare(name.size() - 3, 3, ".vm") == 0)
     name.resize(name.size() - 3);
   auto vm = reachable(name);
-  unique_fd sock{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  unique_fd sock;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  if (!sock.valid() || ::inet_pton(AF_INET, vm.ip.c_str(), &addr.sin_addr) != 1
-      || ::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    fail(fmt::format("cannot connect to {}.vm ({}:{}): {}", name, vm.ip, port,
-                     std::strerror(errno)));
+  if (::inet_pton(AF_INET, vm.ip.c_str(), &addr.sin_addr) != 1)
+    fail("VM \"" + name + "\" has a malformed address " + vm.ip);
+  // A VM is "running" once its agent answers; its sshd may still be
+  // starting, so a refused connection is retried for a while.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    sock.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (sock.valid()
+        && ::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+      break;
+    int err = errno;
+    bool transient = err == ECONNREFUSED || err == EHOSTUNREACH || err == ETIMEDOUT;
+    if (!transient || std::chrono::steady_clock::now() >= deadline)
+      fail(fmt::format("cannot connect to {}.vm ({}:{}): {}", name, vm.ip, port,
+                       std::strerror(err)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   bool in_open = true;
   char buf[65536];
   for (;;) {
@@ -124,6 +139,30 @@ int do_proxy(std::string name, std::uint16_t port) {
     }
   }
 }
+
+int do_ports(const std::string& name, bool json) {
+  auto client = connect_daemon();
+  auto r = client.call("vm.ports", to_json(vm_ref{name}));
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto ports = decode_result<agent_ports_reply>(r);
+  table t({"ADDRESS", "PROTO", "LISTEN", "PROCESS"});
+  for (auto& p : ports.ports)
+    t.add_row({{name + ".vm:" + std::to_string(p.port)},
+               {p.proto},
+               {p.address},
+               {p.process.empty() ? "-"
+                                  : p.process + " (" + std::to_string(p.pid) + ")"}});
+  print(t.render(colour_enabled(STDOUT_FILENO)));
+  return exit_ok;
+}
+
+struct ports_opts {
+  std::string name;
+  bool json = false;
+};
 
 struct set_opts {
   vm_set_request req;
@@ -173,6 +212,17 @@ void add_vm_network_commands(CLI::App& vm, action& selected) {
                 "ssh's own exit code is returned (255: ssh failed).");
     cmd->callback([o, &selected] {
       selected = {[o] { return do_ssh(o->name, o->command); }};
+    });
+  }
+  {
+    auto o = std::make_shared<ports_opts>();
+    auto* cmd = vm.add_subcommand(
+        "ports", "List the TCP/UDP sockets listening in a running VM");
+    cmd->add_option("name", o->name, "The VM")->required();
+    cmd->add_flag("--json", o->json, "Print the daemon's reply as JSON");
+    cmd->footer("Each is reachable from the host as <name>.vm:PORT (or the VM's IP).");
+    cmd->callback([o, &selected] {
+      selected = {[o] { return do_ports(o->name, o->json); }};
     });
   }
   {

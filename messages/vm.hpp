@@ -7,6 +7,7 @@
 //   "vm.start"  vm_ref               -> "progress" events, then vm_info
 //   "vm.stop"   vm_stop_request      -> vm_info
 //   "vm.set"    vm_set_request       -> vm_info
+//   "vm.ports"  vm_ref               -> agent_ports_reply
 //   "vm.delete" vm_delete_request    -> {}
 //   "vm.exec"   vm_exec_request      -> "output" events, then exec_result
 //   "vm.run"    vm_run_request       -> "progress"/"output" events, then exec_result

@@ -19,9 +19,12 @@ struct paths {
 
   std::string socket() const { return runtime_dir + "/bangerd.sock"; }
   std::string pid_file() const { return runtime_dir + "/bangerd.pid"; }
-  /// banger-helper's socket and pid file when bangerd started it.
-  std::string helper_socket() const { return runtime_dir + "/helper.sock"; }
-  std::string helper_pid_file() const { return runtime_dir + "/helper.pid"; }
+  /// banger-helper's socket and pid file when bangerd started it, in a
+  /// directory that stays root's (the helper refuses a socket directory
+  /// anyone else could write).
+  std::string helper_dir() const { return runtime_dir + "/helper"; }
+  std::string helper_socket() const { return helper_dir() + "/helper.sock"; }
+  std::string helper_pid_file() const { return helper_dir() + "/helper.pid"; }
   std::string helper_log() const { return state_dir + "/helper.log"; }
   std::string database() const { return state_dir + "/state.db"; }
   std::string daemon_log() const { return state_dir + "/bangerd.log"; }

@@ -80,9 +80,14 @@ caf::expected<void> hand_over_dirs(const paths& p, const user_entry& owner) {
       return ok;
     std::error_code ec;
     for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end;
-         it.increment(ec))
+         it.increment(ec)) {
+      if (it->path() == fs::path(p.helper_dir())) {
+        it.disable_recursion_pending(); // root's, for banger-helper
+        continue;
+      }
       if (auto ok = own(it->path()); !ok)
         return ok;
+    }
     if (ec)
       return make_error(ec::unavailable,
                         fmt::format("cannot walk {}: {}", top, ec.message()));

@@ -302,6 +302,9 @@ recording_manager(vm_manager_actor::pointer, std::shared_ptr<manager_log> log) {
       },
       [](atom::put, atom::nat, const std::string&,
          bool) -> caf::result<vm_info> { return not_here(); },
+      [](atom::ports, const std::string&) -> caf::result<agent_ports_reply> {
+        return not_here();
+      },
       [](atom::status) { return daemon_status{}; },
       [log](atom::updated, vm_info& info) {
         log->updates.push_back(std::move(info));

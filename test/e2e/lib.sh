@@ -437,7 +437,7 @@ _e2e_record_pids() {
     [[ -n $pid ]] || continue
     grep -qx "$pid $id" "$E2E_TMP/vmm_pids" || echo "$pid $id" >>"$E2E_TMP/vmm_pids"
   done
-  f=$XDG_RUNTIME_DIR/banger/helper.pid
+  f=$XDG_RUNTIME_DIR/banger/helper/helper.pid
   if [[ -f $f ]]; then
     pid=$(tr -dc '0-9' <"$f" 2>/dev/null || true)
     [[ -z $pid ]] || grep -qx "$pid" "$E2E_TMP/helper_pids" || echo "$pid" >>"$E2E_TMP/helper_pids"

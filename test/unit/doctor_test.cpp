@@ -270,7 +270,7 @@ TEST_F(doctor_host, AllChecksInOrderAndTheExitRule) {
             (std::vector<std::string>{
                 "qemu-system-x86_64", "qemu-img", "accel", "tun", "bridge",
                 "nftables", "helper", "state-dir", "config-dir", "runtime-dir",
-                "daemon", "default-kernel", "default-image"}));
+                "daemon", "network", "default-kernel", "default-image"}));
   for (auto& r : results)
     EXPECT_NE(r.status, check_status::fail) << r.check << ": " << r.detail;
   EXPECT_EQ(doctor_exit_code(results), 0); // WARNs do not fail
