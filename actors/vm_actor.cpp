@@ -590,6 +590,18 @@ void do_adopt(self_ptr self) {
       [=](caf::error&) { end_op(self); });
 }
 
+/// The agent of a running VM, or why there is none (exec and ports).
+caf::expected<caf::actor> guest_agent(self_ptr self) {
+  auto& st = self->state;
+  auto ok = vm_state_transition(st.state, vm_op::exec, vm_name(self));
+  if (!ok)
+    return std::move(ok.error());
+  if (!st.agent)
+    return make_error(ec::agent,
+                      "VM \"" + vm_name(self) + "\" has no agent connection");
+  return st.agent;
+}
+
 vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
   self->state.deps = std::move(deps);
   self->state.rec = std::move(rec);
@@ -621,15 +633,11 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
     },
     [=](atom::exec, exec_spec& spec, caf::actor sink,
         std::uint64_t stream) -> caf::result<exec_result> {
-      auto& st = self->state;
-      auto ok = vm_state_transition(st.state, vm_op::exec, vm_name(self));
-      if (!ok)
-        return std::move(ok.error());
-      if (!st.agent)
-        return make_error(ec::agent, "VM \"" + vm_name(self)
-                                       + "\" has no agent connection");
+      auto agent = guest_agent(self);
+      if (!agent)
+        return std::move(agent.error());
       auto rp = self->make_response_promise<exec_result>();
-      self->request(st.agent, caf::infinite, atom::exec_v, std::move(spec),
+      self->request(*agent, caf::infinite, atom::exec_v, std::move(spec),
                     sink, stream)
         .then([=](exec_result& r) mutable { rp.deliver(r); },
               [=](caf::error& err) mutable { rp.deliver(err); });
@@ -647,15 +655,11 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
       return info;
     },
     [=](atom::ports) -> caf::result<agent_ports_reply> {
-      auto& st = self->state;
-      auto ok = vm_state_transition(st.state, vm_op::exec, vm_name(self));
-      if (!ok)
-        return std::move(ok.error());
-      if (!st.agent)
-        return make_error(ec::agent, "VM \"" + vm_name(self)
-                                       + "\" has no agent connection");
+      auto agent = guest_agent(self);
+      if (!agent)
+        return std::move(agent.error());
       auto rp = self->make_response_promise<agent_ports_reply>();
-      self->request(st.agent, std::chrono::seconds(10), atom::ports_v)
+      self->request(*agent, std::chrono::seconds(10), atom::ports_v)
         .then([=](agent_ports_reply& r) mutable { rp.deliver(std::move(r)); },
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;

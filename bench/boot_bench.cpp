@@ -560,11 +560,20 @@ cli_result cli(const context& c, const std::vector<std::string>& args,
   return res;
 }
 
+/// The bench's own bridge and subnet (inside its namespace) and pool size.
+void write_bench_config(const context& c, int tap_pool) {
+  fs::create_directories(c.xdg_root + "/config/banger");
+  std::ofstream(c.xdg_root + "/config/banger/config.toml")
+    << "[network]\nbridge = \"bgbench0\"\nsubnet = \"10.232.0.0/24\"\n"
+    << "tap_prefix = \"bgbencht\"\ntap_pool = " << tap_pool << "\n";
+}
+
 void setup_daemon(context& c) {
   c.xdg_root = c.work + "/d";
   for (auto sub : {"/state", "/config", "/run"})
     fs::create_directories(c.xdg_root + sub);
   ::chmod((c.xdg_root + "/run").c_str(), 0700);
+  write_bench_config(c, 2);
   c.xdg_env = {"XDG_STATE_HOME=" + c.xdg_root + "/state",
                "XDG_CONFIG_HOME=" + c.xdg_root + "/config",
                "XDG_RUNTIME_DIR=" + c.xdg_root + "/run", "NO_COLOR=1"};
@@ -611,6 +620,14 @@ void teardown_daemon(context& c) {
     if (!wait_pid_exit(*pid, 10s))
       ::kill(static_cast<pid_t>(*pid), SIGKILL);
     wait_pid_exit(*pid, 5s);
+  }
+  // banger-helper outlives the daemon by design; the bench started it.
+  if (auto pid = read_pid(runtime_dir(c) + "/helper/helper.pid");
+      pid && pid_alive(*pid)
+      && proc_cmdline(*pid).find("banger-helper") != std::string::npos) {
+    ::kill(static_cast<pid_t>(*pid), SIGTERM);
+    if (!wait_pid_exit(*pid, 10s))
+      ::kill(static_cast<pid_t>(*pid), SIGKILL);
   }
   std::error_code ec;
   for (auto it = fs::directory_iterator(state_dir(c) + "/vms", ec);
@@ -754,9 +771,12 @@ void print_table(const context& c, const report& rep) {
                *rep.daemon_boot_ms);
   auto b_a = ratio(rep.rows[1], rep.rows[0]);
   auto c_a = ratio(rep.rows[2], rep.rows[0]);
-  fmt::print("\nratios of medians:  b/a = {}   c_p50/a = {}\n",
+  auto f_e = ratio(rep.rows[6], rep.rows[5]);
+  fmt::print("\nratios of medians:  b/a = {}   c_p50/a = {}   f/e (empty/warm "
+             "pool) = {}\n",
              b_a ? fmt::format("{:.3f}", *b_a) : "n/a",
-             c_a ? fmt::format("{:.4f}", *c_a) : "n/a");
+             c_a ? fmt::format("{:.4f}", *c_a) : "n/a",
+             f_e ? fmt::format("{:.3f}", *f_e) : "n/a");
 }
 
 json series_json(const series& row) {
@@ -876,12 +896,16 @@ int bench_main(int argc, char** argv) {
     {"c_vm_exec", "(c) banger vm exec box -- true", {}, {}, {}},
     {"vm_create", "    banger vm create --name box", {}, {}, {}},
     {"d_ssh", "(d) ssh", {}, {}, {}},
+    {"e_create_warm", "(e) vm create, networked, warm TAP pool", {}, {}, {}},
+    {"f_create_cold", "(f) vm create, networked, empty TAP pool", {}, {}, {}},
   };
   auto& a = rep.rows[0];
   auto& b = rep.rows[1];
   auto& cc = rep.rows[2];
   auto& create = rep.rows[3];
   auto& d = rep.rows[4];
+  auto& warm = rep.rows[5];
+  auto& cold = rep.rows[6];
   bool failed = false;
   bool was_interrupted = false;
   auto fail_row = [&](series& row, const std::exception& e) {
@@ -964,9 +988,38 @@ int bench_main(int argc, char** argv) {
     }
     if (!was_interrupted) {
       try {
-        measure_ssh(c, d);
+        if (c.opt.ssh_host.empty() && daemon_ok && !create.ms.empty()) {
+          // (d) through banger: its key, known_hosts and ProxyCommand.
+          d.label = "(d) banger vm ssh box -- true";
+          cli(c, {"vm", "ssh", "box", "--", "true"}, 60s); // waits for sshd
+          for (int i = 0; i < c.opt.exec_calls && i < 10; ++i)
+            d.ms.push_back(cli(c, {"vm", "ssh", "box", "--", "true"}, 60s).ms);
+        } else {
+          measure_ssh(c, d);
+        }
       } catch (const std::exception& e) {
         fail_row(d, e);
+      }
+    }
+    // (e)/(f): create-to-ready with a NIC, from a warm pool and from none.
+    if (daemon_ok && !was_interrupted) {
+      auto creates = [&](series& row) {
+        for (int i = 0; i < c.opt.runs && !was_interrupted; ++i) {
+          row.ms.push_back(cli(c, {"vm", "create", "--name", "net"}, 300s).ms);
+          cli(c, {"vm", "delete", "-f", "net"}, 120s);
+          // Let the pool refill, as it would between a user's commands.
+          std::this_thread::sleep_for(500ms);
+        }
+      };
+      try {
+        cli(c, {"vm", "delete", "-f", "box"}, 120s);
+        creates(warm);
+        cli(c, {"daemon", "stop"}, 60s);
+        write_bench_config(c, 0);
+        cli(c, {"daemon", "start"}, 60s);
+        creates(cold);
+      } catch (const std::exception& e) {
+        fail_row(cold.ms.empty() && !warm.ms.empty() ? cold : warm, e);
       }
     }
   }

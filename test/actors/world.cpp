@@ -1,5 +1,7 @@
 #include "test/actors/world.hpp"
 
+#include "actors/network.hpp"
+
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -126,6 +128,8 @@ namespace {
 caf::actor_system_config& with_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::banger>();
   cfg.add_message_types<caf::id_block::banger_daemon>();
+  cfg.add_message_types<caf::id_block::banger_dns>();
+  cfg.add_message_types<caf::id_block::banger_net>();
   return cfg;
 }
 

@@ -94,17 +94,16 @@ expect_doctor() {
 
 run banger doctor
 doctor_rule "doctor"
-for check in qemu-system-x86_64 qemu-img state-dir config-dir runtime-dir daemon default-kernel default-image tun; do
+for check in qemu-system-x86_64 qemu-img state-dir config-dir runtime-dir daemon default-kernel default-image tun bridge helper network; do
   expect_doctor PASS "$check"
 done
-expect_doctor WARN bridge
 expect_match "$OUT" "accel +(kvm|tcg): " "doctor accel line"
-expect_eq "$(line_count "$OUT")" 13 "doctor lines"
+expect_eq "$(line_count "$OUT")" 14 "doctor lines"
 printf %s "$OUT" | grep -Evq '^(PASS|WARN|FAIL)  ' && fail "doctor: a line without a verdict: $OUT"
 
 run banger doctor --json
 doctor_rule "doctor --json"
-expect_json "$OUT" 'len(d["checks"])' 13 "doctor --json checks"
+expect_json "$OUT" 'len(d["checks"])' 14 "doctor --json checks"
 expect_json "$OUT" '[c["status"] for c in d["checks"] if c["check"]=="qemu-img"][0]' pass "doctor --json qemu-img"
 expect_json "$OUT" 'd["ok"] == all(c["status"] != "fail" for c in d["checks"])' true "doctor --json ok"
 
@@ -115,5 +114,6 @@ doctor_rule "doctor without a daemon"
 expect_doctor WARN daemon
 expect_doctor WARN default-kernel
 expect_doctor WARN default-image
+expect_doctor WARN network
 expect_doctor PASS state-dir
 e2e_pass

@@ -446,5 +446,34 @@ TEST_F(store_test, an_unwritable_directory_is_unavailable) {
   EXPECT_EQ(error_code(s.error()), ec::unavailable) << error_message(s.error());
 }
 
+TEST_F(store_test, network_identity_round_trips_and_an_address_is_held_once) {
+  auto s = open_seeded();
+  ASSERT_TRUE(s);
+  auto a = make_vm("n1", "alpha", "t1");
+  a.info.ip = "172.16.0.2";
+  a.info.mac = "02:62:67:10:00:02";
+  a.info.nat = true;
+  a.tap = "bgtap0000abcd";
+  ASSERT_OK(s->insert_vm(a));
+  auto back = s->find_vm("alpha");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->info.ip, "172.16.0.2");
+  EXPECT_EQ(back->info.mac, "02:62:67:10:00:02");
+  EXPECT_TRUE(back->info.nat);
+  EXPECT_EQ(back->tap, "bgtap0000abcd");
+  // Another VM can never hold the same address...
+  auto b = make_vm("n2", "beta", "t2");
+  b.info.ip = "172.16.0.2";
+  EXPECT_EC(s->insert_vm(b), ec::already_exists);
+  // ...while any number may have none (no networking).
+  auto c = make_vm("n3", "gamma", "t3");
+  auto d = make_vm("n4", "delta", "t4");
+  ASSERT_OK(s->insert_vm(c));
+  ASSERT_OK(s->insert_vm(d));
+  // Deleting the row releases the address.
+  ASSERT_OK(s->delete_vm("n1"));
+  ASSERT_OK(s->insert_vm(b));
+}
+
 } // namespace
 } // namespace banger
