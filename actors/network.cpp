@@ -38,6 +38,9 @@ helper_actor::behavior_type helper_impl(helper_actor::pointer,
       auto made = client->create_tap({name, cfg.owner_uid, cfg.bridge});
       if (!made)
         return logged("create TAP", name, made.error());
+      // Never share a TAP that exists already (a name collision).
+      if (!made->created)
+        return make_error(ec::already_exists, "TAP " + name + " exists already");
       auto fd = client->open_tap(name);
       if (!fd) {
         // Never leave a TAP nobody will use.
@@ -99,6 +102,8 @@ struct pool_data {
   std::deque<tap_lease> warm;
   /// A warm TAP is being made (one at a time: the helper is serial anyway).
   bool filling = false;
+  /// Name collisions in a row (a TAP of that name existed): retried.
+  int collisions = 0;
   /// Set at shutdown: make no more warm TAPs.
   bool draining = false;
   /// Leases waiting for the TAP being made.
@@ -112,9 +117,12 @@ struct pool_data {
 
 using pool_ptr = tap_pool_actor::stateful_pointer<pool_data>;
 
+/// prefix + random [0-9a-f], as many as fit in an interface name (at most 8).
 std::string next_name(pool_ptr self) {
-  return fmt::format("{}{:08x}", self->state.prefix,
-                     static_cast<std::uint32_t>(self->state.rng()));
+  auto& st = self->state;
+  auto room = st.prefix.size() < 15 ? std::min<std::size_t>(8, 15 - st.prefix.size()) : 1;
+  auto suffix = fmt::format("{:08x}", static_cast<std::uint32_t>(st.rng()));
+  return st.prefix + suffix.substr(0, room);
 }
 
 void fill(pool_ptr self) {
@@ -129,6 +137,7 @@ void fill(pool_ptr self) {
       [self](tap_lease& t) {
         auto& st = self->state;
         st.filling = false;
+        st.collisions = 0;
         if (!st.waiting.empty()) {
           auto rp = st.waiting.front();
           st.waiting.pop_front();
@@ -141,6 +150,11 @@ void fill(pool_ptr self) {
       [self](caf::error& err) {
         auto& st = self->state;
         st.filling = false;
+        if (err == make_error(ec::already_exists, "") && ++st.collisions < 8) {
+          fill(self); // another random name
+          return;
+        }
+        st.collisions = 0;
         // A lease waiting for this TAP gets the helper's error; a warm-up
         // failure alone only waits for the next lease to try again.
         while (!st.waiting.empty()) {

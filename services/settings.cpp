@@ -126,6 +126,12 @@ caf::expected<ipv4_cidr> bridge_address(const network_settings& net) {
     return make_error(ec::invalid_argument, "bridge " + *why);
   if (auto why = check_tap_prefix(net.tap_prefix))
     return make_error(ec::invalid_argument, "tap_prefix " + *why);
+  if (net.tap_prefix.size() > 11)
+    return make_error(ec::invalid_argument,
+                      fmt::format("tap_prefix \"{}\" is too long: at most 11 "
+                                  "characters, so that TAP names keep 4 random "
+                                  "ones within Linux's 15",
+                                  net.tap_prefix));
   auto subnet = parse_ipv4_cidr(net.subnet);
   if (!subnet)
     return make_error(ec::invalid_argument,

@@ -19,6 +19,7 @@ struct host_taps {
   std::vector<std::string> created;
   std::vector<std::string> deleted;
   bool refuse_creates = false;
+  int collide_next = 0; // creates to answer "exists already"
 };
 
 helper_actor::behavior_type fake_helper(helper_actor::pointer,
@@ -28,6 +29,10 @@ helper_actor::behavior_type fake_helper(helper_actor::pointer,
       -> caf::result<tap_lease> {
       if (host->refuse_creates)
         return make_error(ec::unavailable, "banger-helper: no");
+      if (host->taps.count(name) != 0 || host->collide_next > 0) {
+        --host->collide_next;
+        return make_error(ec::already_exists, "TAP " + name + " exists already");
+      }
       host->taps.insert(name);
       host->created.push_back(name);
       return tap_lease{name, ::open("/dev/null", O_RDONLY | O_CLOEXEC)};
@@ -49,8 +54,8 @@ struct TapPool : ::testing::Test {
   std::shared_ptr<host_taps> host = std::make_shared<host_taps>();
   helper_actor helper = w.sys.spawn(fake_helper, host);
 
-  tap_pool_actor pool(std::uint32_t size) {
-    auto p = spawn_tap_pool(w.sys, helper, "bgt", size);
+  tap_pool_actor pool(std::uint32_t size, std::string prefix = "bgt") {
+    auto p = spawn_tap_pool(w.sys, helper, prefix, size);
     pools.push_back(p);
     return p;
   }
@@ -150,6 +155,26 @@ TEST_F(TapPool, AHelperRefusalReachesTheLease) {
   w.sched.run();
   ASSERT_TRUE(again->value);
   ::close(again->value->fd);
+}
+
+TEST_F(TapPool, NamesFitInFifteenCharactersWhateverThePrefix) {
+  auto p = pool(0, "bgbenchtap1");
+  auto lease = w.ask<tap_lease>(p, atom::lease_v);
+  w.sched.run();
+  ASSERT_TRUE(lease->value) << error_message(lease->value.error());
+  ::close(lease->value->fd);
+  EXPECT_EQ(lease->value->name.size(), 15u);
+  EXPECT_EQ(lease->value->name.rfind("bgbenchtap1", 0), 0u);
+}
+
+TEST_F(TapPool, ANameCollisionIsRetriedNeverShared) {
+  host->collide_next = 2;
+  auto p = pool(0);
+  auto lease = w.ask<tap_lease>(p, atom::lease_v);
+  w.sched.run();
+  ASSERT_TRUE(lease->value) << error_message(lease->value.error());
+  ::close(lease->value->fd);
+  EXPECT_EQ(host->created, std::vector<std::string>{lease->value->name});
 }
 
 } // namespace
