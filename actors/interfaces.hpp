@@ -43,10 +43,14 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::image, atom::get, std::string>::with<image_info>,
   caf::replies_to<atom::image, atom::list>::with<image_list>,
   caf::replies_to<atom::image, atom::create, image_info>::with<bool>,
+  /// Deletes an image row; ec::bad_state names the VMs that use it.
+  caf::replies_to<atom::image, atom::del, std::string>::with<image_info>,
   /// One kernel by name; ec::not_found names the kernel.
   caf::replies_to<atom::kernel, atom::get, std::string>::with<kernel_info>,
   caf::replies_to<atom::kernel, atom::list>::with<kernel_list>,
-  caf::replies_to<atom::kernel, atom::create, kernel_info>::with<bool>>;
+  caf::replies_to<atom::kernel, atom::create, kernel_info>::with<bool>,
+  /// Deletes a kernel row; ec::bad_state names the images and VMs using it.
+  caf::replies_to<atom::kernel, atom::del, std::string>::with<kernel_info>>;
 
 /// One VM: owns its lifecycle; every operation on the VM goes through its
 /// mailbox, so concurrent requests are ordered, not locked.

@@ -49,12 +49,54 @@ void import_and_register(caf::event_based_actor* self,
       });
 }
 
+/// `image rm` / `kernel rm`: the row goes first (the store refuses while
+/// anything uses it, naming what), then the files, in a worker.
+template <class Info, class Kind>
+void remove_and_unregister(caf::event_based_actor* self,
+                           caf::typed_response_promise<Info> rp,
+                           store_actor store, Kind kind, std::string name,
+                           std::string Info::*file) {
+  self->request(store, caf::infinite, kind, atom::del_v, name)
+    .then(
+      [=](Info& info) mutable {
+        auto path = info.*file;
+        self
+          ->request(blocking(self,
+                             [path]() -> caf::expected<bool> {
+                               discard_import(path);
+                               return true;
+                             }),
+                    caf::infinite, atom::run_v)
+          .then([=](bool) mutable { rp.deliver(info); },
+                [=](caf::error&) mutable { rp.deliver(info); });
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
 caf::behavior library_impl(caf::event_based_actor* self,
                            std::shared_ptr<const daemon_config> config,
                            store_actor store) {
   return {
     [=](atom::image, atom::list) {
       return self->delegate(store, atom::image_v, atom::list_v);
+    },
+    [=](atom::image, atom::get, const std::string& name) {
+      return self->delegate(store, atom::image_v, atom::get_v, name);
+    },
+    [=](atom::kernel, atom::get, const std::string& name) {
+      return self->delegate(store, atom::kernel_v, atom::get_v, name);
+    },
+    [=](atom::image, atom::del, const std::string& name) {
+      auto rp = self->make_response_promise<image_info>();
+      remove_and_unregister(self, rp, store, atom::image_v, name,
+                            &image_info::rootfs);
+      return rp;
+    },
+    [=](atom::kernel, atom::del, const std::string& name) {
+      auto rp = self->make_response_promise<kernel_info>();
+      remove_and_unregister(self, rp, store, atom::kernel_v, name,
+                            &kernel_info::vmlinux);
+      return rp;
     },
     [=](atom::kernel, atom::list) {
       return self->delegate(store, atom::kernel_v, atom::list_v);

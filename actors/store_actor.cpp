@@ -44,6 +44,8 @@ store_impl(store_actor::stateful_pointer<store_state> self,
     [&s](atom::image, atom::create, const image_info& x) {
       return done(s.insert_image(x));
     },
+    [&s](atom::image, atom::del, const std::string& name)
+        -> caf::result<image_info> { return s.take_image(name); },
     [&s](atom::kernel, atom::get,
          const std::string& name) -> caf::result<kernel_info> {
       return s.find_kernel(name);
@@ -57,6 +59,8 @@ store_impl(store_actor::stateful_pointer<store_state> self,
     [&s](atom::kernel, atom::create, const kernel_info& x) {
       return done(s.insert_kernel(x));
     },
+    [&s](atom::kernel, atom::del, const std::string& name)
+        -> caf::result<kernel_info> { return s.take_kernel(name); },
   };
 }
 

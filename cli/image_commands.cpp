@@ -1,10 +1,11 @@
-// banger image list|import, banger kernel list|import
+// banger image list|show|import|rm, banger kernel list|show|import|rm
 #include <filesystem>
 #include <memory>
 
 #include "cli/commands.hpp"
 #include "cli/render.hpp"
 #include "messages/image.hpp"
+#include "messages/vm.hpp"
 
 namespace banger::cli {
 
@@ -82,6 +83,69 @@ int do_kernel_import(const import_opts& o) {
   return exit_ok;
 }
 
+/// `image show` / `kernel show`: key/value lines or the daemon's JSON.
+int do_show(const char* type, const std::string& name, bool json) {
+  auto client = connect_daemon();
+  auto r = client.call(type, to_json(vm_ref{name}));
+  if (json) {
+    print_json(r);
+    return exit_ok;
+  }
+  auto now = now_unix();
+  auto created = [&](const std::string& t) {
+    auto age = format_created(t, now);
+    return age == t ? t : t + " (" + age + ")";
+  };
+  if (std::string_view{type} == "image.show") {
+    auto x = decode_result<image_info>(r);
+    print(key_values({{"name", x.name},
+                      {"kernel", x.kernel},
+                      {"rootfs", x.rootfs},
+                      {"size", format_bytes(x.size_bytes)},
+                      {"created", created(x.created_at)}}));
+  } else {
+    auto x = decode_result<kernel_info>(r);
+    print(key_values({{"name", x.name},
+                      {"version", x.version},
+                      {"vmlinux", x.vmlinux},
+                      {"initrd", x.initrd},
+                      {"created", created(x.created_at)}}));
+  }
+  return exit_ok;
+}
+
+int do_rm(const char* type, const char* what, const std::string& name) {
+  auto client = connect_daemon();
+  result_of(client.call(type, to_json(vm_ref{name})));
+  print(std::string{what} + " " + name + " deleted\n");
+  return exit_ok;
+}
+
+/// show and rm for one kind ("image" or "kernel").
+void add_show_rm(CLI::App& group, action& selected, const char* what) {
+  struct opts {
+    std::string name;
+    bool json = false;
+  };
+  auto o = std::make_shared<opts>();
+  auto kind = std::string{what};
+  auto* show = group.add_subcommand("show", "Show one " + kind + " in detail");
+  show->add_option("name", o->name, "The " + kind)->required();
+  show->add_flag("--json", o->json, "Print the daemon's reply as JSON");
+  show->callback([o, kind, &selected] {
+    selected = {[o, kind] { return do_show(kind == "image" ? "image.show" : "kernel.show", o->name, o->json); }};
+  });
+  auto r = std::make_shared<opts>();
+  auto* rm = group.add_subcommand(
+      "rm", "Delete " + kind + " (refused while " +
+              (kind == "image" ? "VMs use it" : "images or VMs use it") + ")");
+  rm->alias("delete");
+  rm->add_option("name", r->name, "The " + kind)->required();
+  rm->callback([r, kind, what, &selected] {
+    selected = {[r, kind, what] { return do_rm(kind == "image" ? "image.rm" : "kernel.rm", what, r->name); }};
+  });
+}
+
 void add_list(CLI::App& group, action& selected, const char* what,
               int (*list)(bool)) {
   auto json = std::make_shared<bool>(false);
@@ -99,6 +163,7 @@ void add_image_commands(CLI::App& app, action& selected) {
   auto* image = app.add_subcommand("image", "Manage root filesystem images");
   image->require_subcommand(1);
   add_list(*image, selected, "images", do_image_list);
+  add_show_rm(*image, selected, "image");
 
   auto o = std::make_shared<import_opts>();
   auto* imp = image->add_subcommand(
@@ -120,6 +185,7 @@ void add_image_commands(CLI::App& app, action& selected) {
   auto* kernel = app.add_subcommand("kernel", "Manage guest kernels");
   kernel->require_subcommand(1);
   add_list(*kernel, selected, "kernels", do_kernel_list);
+  add_show_rm(*kernel, selected, "kernel");
 
   auto k = std::make_shared<import_opts>();
   auto* kimp =

@@ -686,4 +686,22 @@ caf::expected<kernel_info> store::find_kernel(const std::string& name) {
   return sql_error(fmt::format("look up kernel {}", in_quotes(name)).c_str());
 }
 
+caf::expected<image_info> store::take_image(const std::string& name) {
+  auto x = find_image(name);
+  if (!x)
+    return x;
+  if (auto ok = delete_image(name); !ok)
+    return std::move(ok.error());
+  return x;
+}
+
+caf::expected<kernel_info> store::take_kernel(const std::string& name) {
+  auto x = find_kernel(name);
+  if (!x)
+    return x;
+  if (auto ok = delete_kernel(name); !ok)
+    return std::move(ok.error());
+  return x;
+}
+
 } // namespace banger

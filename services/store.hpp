@@ -78,6 +78,10 @@ public:
   /// ec::bad_state while images or VMs use it.
   caf::expected<void> delete_kernel(const std::string& name);
   caf::expected<std::vector<kernel_info>> list_kernels(); // by name
+  /// find + delete in one call (`image rm` / `kernel rm`): the deleted row,
+  /// or the refusal of delete_image / delete_kernel.
+  caf::expected<image_info> take_image(const std::string& name);
+  caf::expected<kernel_info> take_kernel(const std::string& name);
   caf::expected<kernel_info> find_kernel(const std::string& name);
 
 private:

@@ -278,6 +278,10 @@ store_actor::behavior_type scheduled_store(store_actor::pointer,
       [db](atom::kernel, atom::create, const kernel_info& x) {
         return done(db->insert_kernel(x));
       },
+      [db](atom::image, atom::del, const std::string& name)
+          -> caf::result<image_info> { return db->take_image(name); },
+      [db](atom::kernel, atom::del, const std::string& name)
+          -> caf::result<kernel_info> { return db->take_kernel(name); },
   };
 }
 
