@@ -1,0 +1,225 @@
+// The vm actor's start: network (TAP, NAT, DNS), root disk, VMM launch,
+// waiting for the guest agent.
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "actors/agent.hpp"
+#include "actors/blocking.hpp"
+#include "actors/vm_actor_state.hpp"
+#include "messages/helper.hpp"
+#include "services/error.hpp"
+#include "services/log.hpp"
+#include "services/timefmt.hpp"
+
+namespace banger::vm_detail {
+
+/// Withdraws what the network gave the running VM: its DNS name, its NAT
+/// rule and its TAP. Fire and forget: each is idempotent, and the helper
+/// actor runs them in order, before any later start's requests.
+void release_network(self_ptr self) {
+  auto& st = self->state;
+  auto& net = st.deps.net;
+  if (!net.enabled() || st.rec.info.ip.empty())
+    return;
+  if (net.dns)
+    caf::anon_send(net.dns, atom::del_v, st.rec.info.name);
+  if (st.rec.info.nat)
+    caf::anon_send(net.helper, atom::nat_v, st.rec.info.ip, false);
+  if (!st.rec.tap.empty()) {
+    caf::anon_send(net.pool, atom::release_v, st.rec.tap);
+    st.rec.tap.clear();
+  }
+}
+
+/// A running VM answers as <name>.vm.
+void publish_name(self_ptr self) {
+  auto& st = self->state;
+  if (st.deps.net.dns && !st.rec.info.ip.empty())
+    caf::anon_send(st.deps.net.dns, atom::put_v, st.rec.info.name,
+                   st.rec.info.ip);
+}
+
+// -- start ---------------------------------------------------------------------
+
+void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
+                caf::error err) {
+  auto msg = error_message(err);
+  log::warn("vm", "{}: start failed: {}", vm_name(self), msg);
+  kill_vmm(self, [self, rp, err, msg]() mutable {
+    release_runtime(self);
+    self->state.state = vm_state::error;
+    self->state.rec.info.last_error = msg;
+    persist(self);
+    rp.deliver(err);
+    end_op(self);
+  });
+}
+
+/// Per-VM files the guest reads through fw_cfg (see guest/init/provision),
+/// made at create in the VM's directory.
+constexpr const char* fw_cfg_names[] = {
+  "authorized_keys", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
+  "dropbear_ed25519_host_key"};
+
+/// Gives a starting VM its NIC: leases a TAP, adds the NAT rule if the VM
+/// has --nat, and puts the guest's address, gateway and resolver on its
+/// kernel command line (banger-init configures the interface from them).
+/// Runs `then` with the completed spec, or `fail`; whatever was acquired is
+/// recorded in the VM's row and released by release_network.
+void attach_network(self_ptr self, vm_launch_spec spec,
+                    std::function<void(vm_launch_spec)> then,
+                    std::function<void(caf::error)> fail) {
+  auto& st = self->state;
+  auto net = st.deps.net;
+  if (!net.enabled() || st.rec.info.ip.empty()) {
+    then(std::move(spec));
+    return;
+  }
+  auto bridge = parse_ipv4_cidr(net.bridge_cidr);
+  if (!bridge) {
+    fail(make_error(ec::internal, "the bridge address " + net.bridge_cidr
+                                    + " is malformed (this is a bug in banger)"));
+    return;
+  }
+  self->request(net.pool, caf::infinite, atom::lease_v)
+    .then(
+      [=](tap_lease& lease) mutable {
+        auto& st = self->state;
+        st.rec.tap = lease.name;
+        spec.tap_fd = lease.fd;
+        spec.mac = st.rec.info.mac;
+        spec.extra_cmdline.push_back("banger.ip=" + st.rec.info.ip + "/"
+                                     + std::to_string(bridge->prefix));
+        spec.extra_cmdline.push_back("banger.gw=" + to_string(bridge->addr));
+        spec.extra_cmdline.push_back("banger.mac=" + st.rec.info.mac);
+        if (!net.dns_server.empty())
+          spec.extra_cmdline.push_back("banger.dns=" + net.dns_server);
+        if (!st.rec.info.nat) {
+          then(std::move(spec));
+          return;
+        }
+        self->request(net.helper, caf::infinite, atom::nat_v, st.rec.info.ip,
+                      true)
+          .then([=](bool) mutable { then(std::move(spec)); },
+                [=](caf::error& err) mutable {
+                  ::close(spec.tap_fd);
+                  fail(err);
+                });
+      },
+      [=](caf::error& err) mutable { fail(err); });
+}
+
+void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
+              progress_sink sink) {
+  auto& st = self->state;
+  auto next = vm_state_transition(st.state, vm_op::start, vm_name(self));
+  if (!next) {
+    rp.deliver(next.error());
+    end_op(self);
+    return;
+  }
+  st.state = *next;
+  st.rec.info.last_error.clear();
+  persist(self);
+  auto t0 = clock::now();
+  // Kernel and image are looked up on every start: they hold the paths.
+  self->request(st.deps.store, caf::infinite, atom::kernel_v, atom::get_v,
+                st.rec.info.kernel)
+    .then(
+      [=](kernel_info& k) {
+        self->request(self->state.deps.store, caf::infinite, atom::image_v,
+                      atom::get_v, self->state.rec.info.image)
+          .then(
+            [=](image_info& img) {
+              auto& st = self->state;
+              vm_launch_spec spec;
+              spec.id = st.rec.info.id;
+              spec.name = st.rec.info.name;
+              spec.dir = st.rec.info.dir;
+              spec.vmlinux = k.vmlinux;
+              spec.initrd = k.initrd;
+              spec.root_disk = st.rec.root_disk;
+              spec.vcpu = st.rec.info.vcpu;
+              spec.memory_mib = st.rec.info.memory_mib;
+              auto driver = st.deps.driver;
+              auto base = img.rootfs;
+              attach_network(self, std::move(spec), [=](vm_launch_spec spec) {
+              progress(sink, "boot", "starting the VMM");
+              self
+                ->request(
+                  blocking(self,
+                           [=]() mutable -> caf::expected<vm_runtime> {
+                             for (auto* name : fw_cfg_names) {
+                               auto path = spec.dir + "/" + name;
+                               if (std::filesystem::exists(path))
+                                 spec.fw_cfg_files.emplace_back(name, path);
+                             }
+                             auto launched = [&]() -> caf::expected<vm_runtime> {
+                               if (!std::filesystem::exists(spec.root_disk)) {
+                                 auto r = driver->create_root_disk(
+                                   base, spec.root_disk);
+                                 if (!r)
+                                   return std::move(r.error());
+                               }
+                               return driver->launch(spec);
+                             }();
+                             // QEMU has its own copy of the TAP now.
+                             if (spec.tap_fd >= 0)
+                               ::close(spec.tap_fd);
+                             return launched;
+                           }),
+                  caf::infinite, atom::run_v)
+                .then(
+                  [=](vm_runtime& rt) {
+                    auto& st = self->state;
+                    st.rec.info.pid = rt.pid;
+                    st.rec.agent_socket = rt.agent_socket;
+                    st.rec.qmp_socket = rt.qmp_socket;
+                    st.rec.serial_log = rt.serial_log;
+                    st.rec.accel = rt.accel;
+                    persist(self);
+                    watch(self);
+                    st.agent = spawn_agent(self, rt.agent_socket,
+                                           st.rec.info.name);
+                    progress(sink, "agent", "waiting for the guest agent");
+                    std::uint32_t timeout_ms
+                      = st.deps.config->boot_timeout_s * 1000;
+                    self
+                      ->request(st.agent, caf::infinite, atom::ready_v,
+                                timeout_ms)
+                      .then(
+                        [=](agent_health&) mutable {
+                          auto& st = self->state;
+                          st.state = vm_state::running;
+                          st.rec.info.boot_ms = static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<
+                              std::chrono::milliseconds>(clock::now() - t0)
+                              .count());
+                          st.rec.info.started_at = now_rfc3339();
+                          persist(self);
+                          log::info("vm", "{}: running (pid {}, ready in {} ms)",
+                                    vm_name(self), st.rec.info.pid,
+                                    st.rec.info.boot_ms);
+                          publish_name(self);
+                          rp.deliver(st.rec.info);
+                          end_op(self);
+                        },
+                        [=](caf::error& err) {
+                          auto msg = error_message(err);
+                          fail_start(self, rp,
+                                     make_error(ec::vmm,
+                                                msg + " (serial log: "
+                                                  + self->state.rec.serial_log
+                                                  + ")"));
+                        });
+                  },
+                  [=](caf::error& err) { fail_start(self, rp, err); });
+              }, [=](caf::error err) { fail_start(self, rp, std::move(err)); });
+            },
+            [=](caf::error& err) { fail_start(self, rp, err); });
+      },
+      [=](caf::error& err) { fail_start(self, rp, err); });
+}
+
+} // namespace banger::vm_detail

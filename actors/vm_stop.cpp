@@ -1,0 +1,226 @@
+// The vm actor's stop, delete and adopt (daemon start) sequences.
+#include <filesystem>
+
+#include "actors/agent.hpp"
+#include "actors/blocking.hpp"
+#include "actors/vm_actor_state.hpp"
+#include "services/error.hpp"
+#include "services/log.hpp"
+#include "services/vm_identity.hpp"
+
+namespace banger::vm_detail {
+
+// -- stop ----------------------------------------------------------------------
+
+/// sync -> poweroff -> wait -> SIGKILL, each step only if the previous one
+/// did not end the VMM; always ends with the VMM gone and the row stopped.
+void stop_sequence(self_ptr self, std::uint32_t timeout_s,
+                   std::function<void()> then) {
+  auto& st = self->state;
+  auto driver = st.deps.driver;
+  auto rt = runtime_of(st.rec);
+  auto id = st.rec.info.id;
+  auto wait_then_kill = [=] {
+    self
+      ->request(blocking(self,
+                         [=]() -> caf::expected<bool> {
+                           if (rt.pid == 0)
+                             return true;
+                           if (driver->wait_exit(rt.pid, id,
+                                                 std::chrono::seconds(
+                                                   timeout_s)))
+                             return true;
+                           auto r = driver->kill(rt, id, 1s);
+                           if (!r)
+                             return std::move(r.error());
+                           return false;
+                         }),
+                caf::infinite, atom::run_v)
+      .then(
+        [=](bool graceful) {
+          if (!graceful)
+            log::warn("vm", "{}: guest did not power off within {} s; killed",
+                      vm_name(self), timeout_s);
+          become_stopped(self, "");
+          then();
+        },
+        [=](caf::error& err) {
+          log::error("vm", "{}: stop failed: {}", vm_name(self),
+                     error_message(err));
+          become_stopped(self, error_message(err));
+          then();
+        });
+  };
+  if (!st.agent) {
+    // Without an agent there is nobody to power off the guest: kill it.
+    kill_vmm(self, [=] {
+      become_stopped(self, "");
+      then();
+    });
+    return;
+  }
+  auto agent = st.agent;
+  auto poweroff = [=] {
+    self->request(agent, 3s, atom::poweroff_v)
+      .then([=](bool) { wait_then_kill(); },
+            [=](caf::error&) { wait_then_kill(); });
+  };
+  self->request(agent, 5s, atom::sync_v)
+    .then([=](bool) { poweroff(); }, [=](caf::error&) { poweroff(); });
+}
+
+void do_stop(self_ptr self, caf::typed_response_promise<vm_info> rp,
+             std::uint32_t timeout_s) {
+  auto& st = self->state;
+  auto next = vm_state_transition(st.state, vm_op::stop, vm_name(self));
+  if (!next) {
+    rp.deliver(next.error());
+    end_op(self);
+    return;
+  }
+  st.state = *next;
+  persist(self);
+  if (timeout_s == 0)
+    timeout_s = st.deps.config->stop_timeout_s;
+  stop_sequence(self, timeout_s, [=]() mutable {
+    rp.deliver(self->state.rec.info);
+    end_op(self);
+  });
+}
+
+// -- delete --------------------------------------------------------------------
+
+void remove_everything(self_ptr self, caf::typed_response_promise<bool> rp) {
+  auto& st = self->state;
+  auto dir = st.rec.info.dir;
+  auto vms_dir = st.deps.config->paths.vms_dir();
+  auto paths = st.deps.config->paths;
+  auto name = st.rec.info.name;
+  auto ip = st.rec.info.ip;
+  self
+    ->request(blocking(self,
+                       [=]() -> caf::expected<bool> {
+                         // Only ever a directory named by id under vms/.
+                         std::filesystem::path p(dir);
+                         if (p.parent_path() != std::filesystem::path(vms_dir))
+                           return make_error(ec::internal,
+                                             "refusing to remove " + dir
+                                               + ": not under " + vms_dir);
+                         std::error_code ec;
+                         std::filesystem::remove_all(p, ec);
+                         if (!ip.empty())
+                           if (auto f = forget_vm_identity(paths, name); !f)
+                             log::warn("vm", "{}: {}", name, error_message(f.error()));
+                         if (ec)
+                           return make_error(ec::internal, "cannot remove "
+                                                             + dir + ": "
+                                                             + ec.message());
+                         return true;
+                       }),
+              caf::infinite, atom::run_v)
+    .then(
+      [=](bool) {
+        self
+          ->request(self->state.deps.store, caf::infinite, atom::del_v,
+                    self->state.rec.info.id)
+          .then(
+            [=](bool) mutable {
+              self->send(self->state.deps.manager, atom::removed_v,
+                         vm_name(self));
+              rp.deliver(true);
+              self->quit();
+            },
+            [=](caf::error& err) mutable {
+              rp.deliver(err);
+              end_op(self);
+            });
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(err);
+        end_op(self);
+      });
+}
+
+void do_delete(self_ptr self, caf::typed_response_promise<bool> rp,
+               bool force) {
+  auto& st = self->state;
+  if (is_active(st.state)) {
+    if (!force) {
+      auto refusal = vm_state_transition(st.state, vm_op::delete_,
+                                         vm_name(self));
+      rp.deliver(refusal ? make_error(ec::bad_state, "VM is busy")
+                         : refusal.error());
+      end_op(self);
+      return;
+    }
+    st.state = vm_state::stopping;
+    persist(self);
+    // -f: the disk is about to be deleted, so there is nothing to sync and
+    // no reason to wait for the guest: quit the VMM at once.
+    kill_vmm(self, [=] {
+      become_stopped(self, "");
+      remove_everything(self, rp);
+    });
+    return;
+  }
+  remove_everything(self, rp);
+}
+
+// -- adopt (daemon start) ------------------------------------------------------
+
+void do_adopt(self_ptr self) {
+  auto& st = self->state;
+  auto stored = parse_vm_state(st.rec.info.state).value_or(vm_state::error);
+  st.state = stored;
+  if (!is_active(stored) || st.rec.info.pid == 0) {
+    if (is_active(stored))
+      become_stopped(self, "the VM was not running when bangerd started");
+    else
+      self->send(st.deps.manager, atom::updated_v, st.rec.info);
+    end_op(self);
+    return;
+  }
+  auto driver = st.deps.driver;
+  auto pid = st.rec.info.pid;
+  auto id = st.rec.info.id;
+  self
+    ->request(blocking(self,
+                       [=]() -> caf::expected<bool> {
+                         return driver->alive(pid, id);
+                       }),
+              caf::infinite, atom::run_v)
+    .then(
+      [=](bool alive) {
+        auto& st = self->state;
+        if (!alive) {
+          log::info("vm", "{}: VMM {} is gone; marking stopped",
+                    vm_name(self), pid);
+          become_stopped(self, "the VMM exited while bangerd was not running");
+          end_op(self);
+          return;
+        }
+        watch(self);
+        st.agent = spawn_agent(self, st.rec.agent_socket, st.rec.info.name);
+        self
+          ->request(st.agent, caf::infinite, atom::ready_v,
+                    st.deps.config->boot_timeout_s * 1000)
+          .then(
+            [=](agent_health&) {
+              log::info("vm", "{}: adopted running VMM {}", vm_name(self),
+                        pid);
+              publish_name(self);
+              self->state.state = vm_state::running;
+              persist(self);
+              end_op(self);
+            },
+            [=](caf::error& err) {
+              log::warn("vm", "{}: adopted VMM {} but its agent is silent: {}",
+                        vm_name(self), pid, error_message(err));
+              self->state.state = vm_state::stopping;
+              stop_sequence(self, 0, [=] { end_op(self); });
+            });
+      },
+      [=](caf::error&) { end_op(self); });
+}
+
+} // namespace banger::vm_detail
