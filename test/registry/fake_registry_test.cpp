@@ -3,6 +3,9 @@
 // to another host (without our Authorization), 5xx, truncated bodies, a
 // manifest that does not match its digest, and a registry that is not there.
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -337,6 +340,28 @@ TEST_F(fake_registry, existing_verified_blobs_are_kept_and_reused) {
   auto third = pull(ref_text(), out.path);
   ASSERT_FALSE(third);
   EXPECT_TRUE(fs::exists(first->layers[0].path));
+}
+
+// A write error (the disk filling up) fails the pull and leaves nothing. The
+// file size limit stands in for a full disk: writes past it fail (EFBIG)
+// like they do with ENOSPC, without filling a real filesystem.
+TEST_F(fake_registry, write_error_fails_and_leaves_nothing) {
+  temp_dir out;
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 64 * 1024; // the layer has 200 KB
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto r = pull(ref_text(), out.path);
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(r) << "a short write was accepted";
+  EXPECT_EQ(error_code(r.error()), ec::internal) << error_message(r.error());
+  auto msg = error_message(r.error());
+  EXPECT_NE(msg.find(ref_text()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("writing layer 1"), std::string::npos) << msg;
+  EXPECT_TRUE(files_under(out.path).empty()) << files_under(out.path).front();
 }
 
 TEST(registry_unreachable, not_running_is_unavailable_naming_the_reference) {
