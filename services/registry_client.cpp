@@ -468,6 +468,28 @@ caf::expected<oci_descriptor> parse_descriptor(session& s, const json& j,
   return d;
 }
 
+// A temporary name no other pull (thread or process) uses at the same time.
+std::string temp_name(const std::string& digest) {
+  static std::atomic<std::uint64_t> counter{0};
+  return fmt::format(".{}.partial-{}-{}", digest.substr(7), ::getpid(),
+                     ++counter);
+}
+
+void report(session& s, const oci_descriptor& d, int layer, int layer_count,
+            std::uint64_t blob_done) {
+  if (!s.opts.on_progress)
+    return;
+  pull_progress p;
+  p.digest = d.digest;
+  p.layer = layer;
+  p.layer_count = layer_count;
+  p.blob_done = blob_done;
+  p.blob_total = static_cast<std::uint64_t>(d.size);
+  p.overall_done = s.overall_done + blob_done;
+  p.overall_total = s.overall_total;
+  s.opts.on_progress(p);
+}
+
 // Streams a blob to <out_dir>/blobs/sha256/<hex> through a temporary name.
 caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
                                       int layer, int layer_count,
@@ -487,12 +509,12 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
       h.update(buf.data(), static_cast<std::size_t>(in.gcount()));
     }
     if (h.digest() == d.digest) {
+      report(s, d, layer, layer_count, total);
       s.overall_done += total;
       return final_path.string();
     }
   }
-  auto tmp =
-      dir / fmt::format(".{}.partial-{}", d.digest.substr(7), ::getpid());
+  auto tmp = dir / temp_name(d.digest);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return s.fail(ec::internal,
@@ -502,13 +524,6 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
   std::uint64_t done = 0;
   int write_errno = 0;
   bool too_long = false;
-  pull_progress p;
-  p.digest = d.digest;
-  p.layer = layer;
-  p.layer_count = layer_count;
-  p.blob_total = total;
-  p.overall_total = s.overall_total;
-  auto base = s.overall_done;
   auto sink = [&](const char* data, std::size_t n) {
     if (done + n > total) {
       too_long = true;
@@ -526,11 +541,7 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
       off += static_cast<std::size_t>(w);
     }
     done += n;
-    if (s.opts.on_progress) {
-      p.blob_done = done;
-      p.overall_done = base + done;
-      s.opts.on_progress(p);
-    }
+    report(s, d, layer, layer_count, done);
     return true;
   };
   auto a = get(s, fmt::format("/v2/{}/blobs/{}", s.ref.repository, d.digest),
@@ -581,8 +592,7 @@ caf::expected<std::string> store_manifest(session& s,
                                           const manifest_answer& m) {
   auto dir = fs::path{s.opts.out_dir} / "blobs" / "sha256";
   auto final_path = dir / m.digest.substr(7);
-  auto tmp =
-      dir / fmt::format(".{}.partial-{}", m.digest.substr(7), ::getpid());
+  auto tmp = dir / temp_name(m.digest);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(m.body.data(), static_cast<std::streamsize>(m.body.size()));

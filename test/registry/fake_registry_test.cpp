@@ -214,8 +214,9 @@ protected:
     return "127.0.0.1:" + std::to_string(reg.port) + "/auth/img" + tail;
   }
 
-  caf::expected<pulled_image> pull(const std::string& text, const fs::path& out,
-                                   bool with_config = true) {
+  caf::expected<pulled_image>
+  pull(const std::string& text, const fs::path& out, bool with_config = true,
+       std::function<void(const pull_progress&)> cb = {}) {
     auto ref = parse_oci_ref(text);
     EXPECT_TRUE(ref);
     pull_options o;
@@ -226,6 +227,7 @@ protected:
                           : (tmp.path / "none.json").string();
     o.connect_timeout = std::chrono::seconds(5);
     o.read_timeout = std::chrono::seconds(5);
+    o.on_progress = std::move(cb);
     return pull_image(*ref, o);
   }
 };
@@ -331,10 +333,17 @@ TEST_F(fake_registry, existing_verified_blobs_are_kept_and_reused) {
   temp_dir out;
   auto first = pull(ref_text(), out.path);
   ASSERT_TRUE(first) << error_message(first.error());
-  auto second = pull(ref_text(), out.path);
+  std::vector<pull_progress> seen;
+  auto second = pull(ref_text(), out.path, true,
+                     [&](const pull_progress& p) { seen.push_back(p); });
   ASSERT_TRUE(second) << error_message(second.error());
   EXPECT_EQ(storage_authorization.size(), 1u)
       << "the verified layer was downloaded again";
+  // Reused blobs still report, so a progress bar reaches its end.
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen.back().layer, 0);
+  EXPECT_EQ(seen.back().overall_done, seen.back().overall_total);
+  EXPECT_EQ(seen.back().overall_total, img.layer.size() + img.config.size());
   // A later failure does not delete blobs an earlier pull left.
   manifest_status = 500;
   auto third = pull(ref_text(), out.path);
