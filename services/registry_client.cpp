@@ -421,6 +421,13 @@ caf::expected<manifest_answer> get_manifest(session& s,
     return s.fail(ec::bad_state,
                   fmt::format("the manifest fetched by digest {} has digest {}",
                               expect_digest, m.digest));
+  // Fetched by tag: the registry's own sha256 digest, when sent, must agree.
+  if (auto claimed = header(*a, "Docker-Content-Digest");
+      is_sha256_digest(claimed) && claimed != m.digest)
+    return s.fail(ec::bad_state,
+                  fmt::format("manifest '{}' has digest {} but the registry "
+                              "says {} (Docker-Content-Digest)",
+                              reference, m.digest, claimed));
   try {
     auto j = json::parse(m.body);
     m.media_type = j.value("mediaType", "");

@@ -93,6 +93,7 @@ protected:
   int manifest_status = 200;
   bool truncate_layer = false;
   bool wrong_manifest_for_digest = false;
+  bool lying_content_digest = false;
 
   std::string challenge() const {
     return R"(Bearer realm=")" + reg.origin()
@@ -138,23 +139,25 @@ protected:
           res.set_content(R"({"token":"tok-123","expires_in":300})",
                           "application/json");
         });
-    reg.srv.Get(R"(/v2/auth/img/manifests/(.+))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  if (!authorized(req, res))
-                    return;
-                  if (manifest_status != 200) {
-                    res.status = manifest_status;
-                    res.set_content("upstream exploded", "text/plain");
-                    return;
-                  }
-                  auto body = img.manifest;
-                  if (wrong_manifest_for_digest
-                      && req.matches[1].str().rfind("sha256:", 0) == 0)
-                    body += " ";
-                  res.set_content(
-                      body,
-                      "application/vnd.docker.distribution.manifest.v2+json");
-                });
+    reg.srv.Get(
+        R"(/v2/auth/img/manifests/(.+))",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (!authorized(req, res))
+            return;
+          if (manifest_status != 200) {
+            res.status = manifest_status;
+            res.set_content("upstream exploded", "text/plain");
+            return;
+          }
+          auto body = img.manifest;
+          if (wrong_manifest_for_digest
+              && req.matches[1].str().rfind("sha256:", 0) == 0)
+            body += " ";
+          if (lying_content_digest)
+            res.set_header("Docker-Content-Digest", sha256_digest(body + "x"));
+          res.set_content(
+              body, "application/vnd.docker.distribution.manifest.v2+json");
+        });
     reg.srv.Get(
         R"(/v2/auth/img/blobs/(sha256:[0-9a-f]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
@@ -325,6 +328,17 @@ TEST_F(fake_registry, manifest_not_matching_its_digest_is_refused) {
   ASSERT_FALSE(r) << "a manifest with the wrong digest was accepted";
   EXPECT_EQ(error_code(r.error()), ec::bad_state) << error_message(r.error());
   EXPECT_NE(error_message(r.error()).find(sha256_digest(img.manifest)),
+            std::string::npos);
+  EXPECT_TRUE(files_under(out.path).empty());
+}
+
+TEST_F(fake_registry, manifest_not_matching_docker_content_digest_is_refused) {
+  lying_content_digest = true;
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r) << "a manifest the registry disowns was accepted";
+  EXPECT_EQ(error_code(r.error()), ec::bad_state) << error_message(r.error());
+  EXPECT_NE(error_message(r.error()).find("Docker-Content-Digest"),
             std::string::npos);
   EXPECT_TRUE(files_under(out.path).empty());
 }
