@@ -94,6 +94,7 @@ protected:
   bool truncate_layer = false;
   bool wrong_manifest_for_digest = false;
   bool lying_content_digest = false;
+  std::string manifest_override; // served instead of img.manifest
 
   std::string challenge() const {
     return R"(Bearer realm=")" + reg.origin()
@@ -149,7 +150,8 @@ protected:
             res.set_content("upstream exploded", "text/plain");
             return;
           }
-          auto body = img.manifest;
+          auto body =
+              manifest_override.empty() ? img.manifest : manifest_override;
           if (wrong_manifest_for_digest
               && req.matches[1].str().rfind("sha256:", 0) == 0)
             body += " ";
@@ -340,6 +342,32 @@ TEST_F(fake_registry, manifest_not_matching_docker_content_digest_is_refused) {
   EXPECT_EQ(error_code(r.error()), ec::bad_state) << error_message(r.error());
   EXPECT_NE(error_message(r.error()).find("Docker-Content-Digest"),
             std::string::npos);
+  EXPECT_TRUE(files_under(out.path).empty());
+}
+
+TEST_F(fake_registry, schema1_manifest_is_refused_as_unsupported) {
+  manifest_override =
+      R"({"schemaVersion":1,"name":"auth/img","tag":"v1","fsLayers":[]})";
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::invalid_argument)
+      << error_message(r.error());
+  EXPECT_NE(error_message(r.error()).find(ref_text()), std::string::npos);
+}
+
+TEST_F(fake_registry, unknown_layer_type_is_refused_before_downloading) {
+  auto m = json::parse(img.manifest);
+  m["layers"][0]["mediaType"] = "application/vnd.example.squashfs";
+  manifest_override = m.dump();
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::invalid_argument)
+      << error_message(r.error());
+  EXPECT_NE(error_message(r.error()).find("application/vnd.example.squashfs"),
+            std::string::npos);
+  EXPECT_TRUE(storage_authorization.empty());
   EXPECT_TRUE(files_under(out.path).empty());
 }
 
