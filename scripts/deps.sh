@@ -18,6 +18,10 @@ packages=(
   libnl-route-3-dev libnftables-dev nftables
   # tests: network namespaces, ssh client
   iproute2 openssh-client procps
+  # tests: OCI registry (a real registry on loopback, loaded by skopeo)
+  docker-registry skopeo
+  # OCI pulls over https
+  libcpp-httplib-dev libssl-dev
 )
 
 missing=()
