@@ -306,14 +306,7 @@ TEST(HelperClient, TakesTheDescriptorAndLeaksNone) {
   EXPECT_EQ(open_fds(), before);
 }
 
-class HelperClientLive : public helper_netns {
-protected:
-  void SetUp() override {
-    helper_netns::SetUp();
-    if (IsSkipped() || HasFatalFailure())
-      return;
-    start_helper();
-  }
+class HelperClientLive : public running_helper {
 };
 
 TEST_F(HelperClientLive, SurvivesAHelperRestartBetweenCalls) {

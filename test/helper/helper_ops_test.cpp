@@ -20,15 +20,8 @@ namespace {
 
 using helper::netlink;
 
-class HelperOps : public helper_netns {
+class HelperOps : public running_helper {
 protected:
-  void SetUp() override {
-    helper_netns::SetUp();
-    if (IsSkipped() || HasFatalFailure())
-      return;
-    start_helper();
-  }
-
   /// Every test's bridge: its own name and subnet, never the product default.
   void make_bridge(helper_client& c) {
     auto r = ok(c.ensure_bridge({"bgtest0", "10.77.0.1/24"}));

@@ -24,15 +24,8 @@ namespace {
 
 using helper::netlink;
 
-class HelperRefuses : public helper_netns {
+class HelperRefuses : public running_helper {
 protected:
-  void SetUp() override {
-    helper_netns::SetUp();
-    if (IsSkipped() || HasFatalFailure())
-      return;
-    start_helper();
-  }
-
   void make_bridge(helper_client& c) {
     ok(c.ensure_bridge({"bgtest0", "10.77.0.1/24"}));
   }

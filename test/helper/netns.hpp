@@ -37,4 +37,15 @@ private:
   int orig_ns_ = -1;
 };
 
+/// A namespace with banger-helper already running (default flags).
+class running_helper : public helper_netns {
+protected:
+  void SetUp() override {
+    helper_netns::SetUp();
+    if (IsSkipped() || HasFatalFailure())
+      return;
+    start_helper();
+  }
+};
+
 } // namespace banger::test
