@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/stat.h>
@@ -410,6 +411,63 @@ TEST_F(RootfsBuilder, StagingHasNoPrivilegedFiles) {
     EXPECT_EQ(st.st_mode & 0077, 0u) << e.path();
   }
   EXPECT_GT(seen, 3u);
+}
+
+// A layer arrives through a pipe: the flag set half-way through stops the
+// build at the next entry.
+TEST_F(RootfsBuilder, CancelWhileReadingLeavesNothing) {
+  std::vector<tar_entry> many;
+  for (int i = 0; i < 200; ++i)
+    many.push_back(file("f" + std::to_string(i), std::string(1024, 'x')));
+  auto full = tmp_.path() + "/full.tar";
+  write_layer(full, layer_compression::none, many);
+  std::string bytes;
+  {
+    std::ifstream in(full, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto pipe = tmp_.path() + "/pipe.tar";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  layers_.push_back({pipe, layer_compression::none});
+  std::atomic<bool> cancel{false};
+  std::thread writer([&] {
+    std::ofstream out(pipe, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    out.flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel = true;
+    out.write(bytes.data() + bytes.size() / 2,
+              static_cast<std::streamsize>(bytes.size() - bytes.size() / 2));
+  });
+  auto r = build(&cancel);
+  writer.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::cancelled);
+  expect_no_output();
+}
+
+TEST_F(RootfsBuilder, AutomaticSizeLeavesRoom) {
+  layer("l1.tar", {file("big", std::string(3 << 20, 'b'))});
+  auto r = build();
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_EQ(r->size_bytes % (1 << 20), 0u);
+  EXPECT_GE(r->size_bytes, (64u << 20) + (3u << 20));
+  EXPECT_LE(r->size_bytes, 80u << 20);
+}
+
+TEST_F(RootfsBuilder, TooSmallSizeFailsCleanly) {
+  layer("l1.tar", {file("big", std::string(3 << 20, 'b'))});
+  work_ = tmp_.path() + "/small";
+  fs::create_directory(work_);
+  banger::rootfs_options o;
+  o.work_dir = work_;
+  o.output = img();
+  o.size_bytes = 2 << 20;
+  auto r = banger::build_rootfs(layers_, o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::unavailable);
+  EXPECT_NE(banger::error_message(r.error()).find("mke2fs"), std::string::npos);
+  expect_no_output();
 }
 
 // The daemon runs as an ordinary user: as root, run the cases above again as
