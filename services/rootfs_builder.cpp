@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -136,9 +137,11 @@ private:
 
   caf::expected<std::vector<std::string>> split(const std::string& entry,
                                                 const std::string& path) const;
-  caf::expected<node*> parent_of(const std::string& entry,
-                                 const std::vector<std::string>& comps);
-  node* lookup(const std::vector<std::string>& comps, std::size_t n);
+  /// The directory comps[0..n) names, through symlinks; nullptr if it does
+  /// not exist and create is false.
+  caf::expected<node*> resolve_dir(const std::string& entry,
+                                   const std::vector<std::string>& comps, std::size_t n,
+                                   bool create);
   void prune(node& dir);
   caf::expected<void> read_layer(const layer_source& layer);
   caf::expected<void> apply(struct archive* ar, struct archive_entry* e);
@@ -188,37 +191,59 @@ builder::split(const std::string& entry, const std::string& path) const {
   return comps;
 }
 
-node* builder::lookup(const std::vector<std::string>& comps, std::size_t n) {
-  node* cur = &root_;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (cur->ino->type != kind::dir)
-      return nullptr;
-    auto it = cur->children.find(comps[i]);
-    if (it == cur->children.end())
-      return nullptr;
-    cur = it->second.get();
-  }
-  return cur;
-}
-
-caf::expected<node*> builder::parent_of(const std::string& entry,
-                                        const std::vector<std::string>& comps) {
-  node* cur = &root_;
-  for (std::size_t i = 0; i + 1 < comps.size(); ++i) {
-    auto& slot = cur->children[comps[i]];
-    if (slot && slot->ino->type == kind::symlink)
-      // Never resolve links: their targets mean something only in the guest.
-      return entry_error(entry, "lies under the symlink '" + comps[i] + "'");
+caf::expected<node*> builder::resolve_dir(const std::string& entry,
+                                          const std::vector<std::string>& comps,
+                                          std::size_t n, bool create) {
+  // Like containerd's fs.RootPath: a symlink met on the way is followed
+  // inside the model as the guest would, an absolute target starts again at
+  // the image's root and ".." stops at it. Nothing on the host is followed.
+  std::vector<node*> stack{&root_};
+  std::deque<std::string> todo(comps.begin(), comps.begin() + static_cast<std::ptrdiff_t>(n));
+  int hops = 0;
+  while (!todo.empty()) {
+    auto c = std::move(todo.front());
+    todo.pop_front();
+    if (c.empty() || c == ".")
+      continue;
+    if (c == "..") {
+      if (stack.size() > 1)
+        stack.pop_back();
+      continue;
+    }
+    auto& slot = stack.back()->children[c];
+    if (slot && slot->ino->type == kind::symlink) {
+      if (++hops > 40)
+        return entry_error(entry, "lies under a loop of symlinks");
+      const auto& t = slot->ino->target;
+      if (!t.empty() && t.front() == '/')
+        stack.resize(1);
+      std::vector<std::string> parts;
+      for (std::size_t i = 0; i <= t.size();) {
+        auto j = t.find('/', i);
+        if (j == std::string::npos)
+          j = t.size();
+        parts.push_back(t.substr(i, j - i));
+        i = j + 1;
+      }
+      todo.insert(todo.begin(), parts.begin(), parts.end());
+      continue;
+    }
     if (!slot || slot->ino->type != kind::dir) {
+      if (!create) {
+        if (!slot)
+          stack.back()->children.erase(c);
+        return nullptr;
+      }
+      // Missing (or a non-directory in the way): an implied directory.
       slot = std::make_unique<node>();
       slot->ino = std::make_shared<inode>();
       slot->ino->type = kind::dir;
       slot->ino->perm = 0755;
       slot->layer = layer_index_;
     }
-    cur = slot.get();
+    stack.push_back(slot.get());
   }
-  return cur;
+  return stack.back();
 }
 
 void builder::prune(node& dir) {
@@ -300,7 +325,7 @@ caf::expected<void> builder::apply(struct archive* ar, struct archive_entry* e) 
   auto name = comps->back();
   if (name == ".wh..wh..opq") {
     // Opaque: hides what lower layers had in this directory.
-    auto parent = parent_of(entry, *comps);
+    auto parent = resolve_dir(entry, *comps, comps->size() - 1, true);
     if (!parent)
       return parent.error();
     prune(**parent);
@@ -308,26 +333,39 @@ caf::expected<void> builder::apply(struct archive* ar, struct archive_entry* e) 
   }
   if (name.rfind(".wh.", 0) == 0) {
     auto hidden = name.substr(4);
-    auto parent = lookup(*comps, comps->size() - 1);
-    if (parent != nullptr && parent->ino->type == kind::dir)
-      parent->children.erase(hidden);
+    auto parent = resolve_dir(entry, *comps, comps->size() - 1, false);
+    if (!parent)
+      return parent.error();
+    if (*parent != nullptr)
+      (*parent)->children.erase(hidden);
     return {};
   }
-  auto parent = parent_of(entry, *comps);
+  auto parent = resolve_dir(entry, *comps, comps->size() - 1, true);
   if (!parent)
     return parent.error();
-  auto& slot = (*parent)->children[name];
   if (link != nullptr) {
     std::string target = link;
     auto tcomps = split(entry, target);
     if (!tcomps)
       return entry_error(entry, "is a hardlink to '" + target + "', outside the image");
-    node* t = lookup(*tcomps, tcomps->size());
-    if (t == nullptr || tcomps->empty())
+    if (tcomps->empty())
+      return entry_error(entry, "is a hardlink to the root directory");
+    // The link's own name is not followed: a hardlink to a symlink is one.
+    auto tdir = resolve_dir(entry, *tcomps, tcomps->size() - 1, false);
+    if (!tdir)
+      return tdir.error();
+    node* t = nullptr;
+    if (*tdir != nullptr) {
+      auto it = (*tdir)->children.find(tcomps->back());
+      if (it != (*tdir)->children.end())
+        t = it->second.get();
+    }
+    if (t == nullptr)
       return entry_error(entry, "is a hardlink to '" + target + "', which does not exist");
     if (t->ino->type == kind::dir)
       return entry_error(entry, "is a hardlink to the directory '" + target + "'");
     auto ino = t->ino; // before replacing the slot, which may be the target
+    auto& slot = (*parent)->children[name];
     slot = std::make_unique<node>();
     slot->ino = std::move(ino);
     slot->layer = layer_index_;
@@ -367,6 +405,7 @@ caf::expected<void> builder::apply(struct archive* ar, struct archive_entry* e) 
     ino->xattrs.emplace_back(std::move(n),
                              std::string{static_cast<const char*>(xval), xsize});
   }
+  auto& slot = (*parent)->children[name];
   if (ino->type == kind::dir && slot && slot->ino->type == kind::dir) {
     // A directory declared again keeps its children; its metadata changes.
     slot->ino = std::move(ino);
