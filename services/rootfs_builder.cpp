@@ -1,6 +1,7 @@
 #include "services/rootfs_builder.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <sstream>
 #include <string_view>
+#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -148,7 +150,9 @@ private:
   caf::expected<void> read_data(struct archive* ar, inode& ino, const std::string& entry);
   caf::expected<void> stage(node& dir, int dirfd, const std::string& host_dir,
                             const std::string& image_dir);
-  caf::expected<void> emit_meta(const std::string& image_path, const inode& ino);
+  caf::expected<void> emit_meta(const std::string& target, const inode& ino);
+  caf::expected<std::unordered_map<std::string, std::uint32_t>>
+  inode_numbers(const std::string& image);
 
   const rootfs_options& opts_;
   node root_;
@@ -164,6 +168,9 @@ private:
   std::uint64_t paths_ = 0;
   std::uint64_t content_bytes_ = 0;
   std::uint64_t xattr_counter_ = 0;
+  // Each inode's first path, and every directory, in staging order.
+  std::vector<std::pair<std::string, std::shared_ptr<inode>>> metas_;
+  std::vector<std::string> dirs_{"/"};
 };
 
 caf::expected<std::vector<std::string>>
@@ -454,8 +461,7 @@ caf::expected<void> builder::read_layer(const layer_source& layer) {
   return {};
 }
 
-caf::expected<void> builder::emit_meta(const std::string& image_path, const inode& ino) {
-  auto p = quote(image_path);
+caf::expected<void> builder::emit_meta(const std::string& p, const inode& ino) {
   auto mtime = ino.mtime < 0 ? 0 : ino.mtime;
   meta_cmds_ += "sif " + p + " mode " + octal(type_bits(ino.type) | ino.perm) + "\n";
   meta_cmds_ += "sif " + p + " uid " + std::to_string(ino.uid) + "\n";
@@ -485,12 +491,12 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
       content_bytes_ += 4096 + 256; // a block and an inode, roughly
       if (ino.type == kind::file)
         content_bytes_ += (ino.size + 4095) / 4096 * 4096;
-      if (auto r = emit_meta(image, ino); !r)
-        return r;
+      metas_.emplace_back(image, child->ino);
     }
     const char* cname = name.c_str();
     switch (ino.type) {
       case kind::dir: {
+        dirs_.push_back(image);
         if (::mkdirat(dirfd, cname, 0700) != 0)
           return make_error(ec::internal, "cannot create " + host + ": " + errno_text(errno));
         unique_fd sub{::openat(dirfd, cname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
@@ -549,6 +555,53 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
   return {};
 }
 
+caf::expected<std::unordered_map<std::string, std::uint32_t>>
+builder::inode_numbers(const std::string& image) {
+  std::string cmds;
+  for (auto& d : dirs_)
+    cmds += "ls -p " + quote(d) + "\n";
+  auto script = opts_.work_dir + "/debugfs-ls.cmds";
+  if (auto r = write_private(script, cmds); !r)
+    return r.error();
+  auto ls = banger::run({"debugfs", "-f", script, image});
+  if (!ls)
+    return ls.error();
+  if (!ls->ok())
+    return make_error(ec::unavailable, "debugfs could not list " + image + ": " + ls->err);
+  // debugfs echoes each command ("debugfs: ls -p ..."), then one line per
+  // entry, "/ino/mode/uid/gid/name/size/", the name raw (it has no '/').
+  std::unordered_map<std::string, std::uint32_t> numbers;
+  std::size_t dir = 0;
+  bool started = false;
+  std::istringstream lines(ls->out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("debugfs: ", 0) == 0) {
+      if (started)
+        ++dir;
+      started = true;
+      continue;
+    }
+    if (line.empty() || line[0] != '/' || dir >= dirs_.size())
+      continue;
+    std::vector<std::string> f;
+    for (std::size_t i = 1; i < line.size();) {
+      auto j = line.find('/', i);
+      if (j == std::string::npos)
+        j = line.size();
+      f.push_back(line.substr(i, j - i));
+      i = j + 1;
+    }
+    if (f.size() < 6 || f[0] == "0" || f[4] == "." || f[4] == ".." || f[4].empty())
+      continue;
+    auto base = dirs_[dir] == "/" ? std::string{} : dirs_[dir];
+    std::uint32_t ino = 0;
+    auto [end, err] = std::from_chars(f[0].data(), f[0].data() + f[0].size(), ino);
+    if (err == std::errc{} && end == f[0].data() + f[0].size())
+      numbers[base + "/" + f[4]] = ino;
+  }
+  return numbers;
+}
+
 caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layers) {
   if (opts_.work_dir.empty() || opts_.output.empty())
     return make_error(ec::invalid_argument, "building a root filesystem needs a work directory "
@@ -575,8 +628,6 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
     unique_fd rootfd{::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (!rootfd.valid())
       return make_error(ec::internal, "cannot open " + staging + ": " + errno_text(errno));
-    if (auto r = emit_meta("/", *root_.ino); !r)
-      return r.error();
     if (auto r = stage(root_, rootfd.get(), staging, ""); !r)
       return r.error();
   }
@@ -612,6 +663,20 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
                                          + mk->out + "; check free space, or give a larger size");
   if (is_cancelled())
     return cancelled();
+  // debugfs looks a path up by scanning each directory on it (no htree):
+  // a path per command costs minutes on a real image. One listing of every
+  // directory gives the inode numbers, and "<N>" needs no lookup.
+  auto numbers = inode_numbers(tmp);
+  if (!numbers)
+    return numbers.error();
+  if (auto r = emit_meta("<2>", *root_.ino); !r)
+    return r.error();
+  for (auto& [path, ino] : metas_) {
+    auto it = numbers->find(path);
+    auto target = it != numbers->end() ? "<" + std::to_string(it->second) + ">" : quote(path);
+    if (auto r = emit_meta(target, *ino); !r)
+      return r.error();
+  }
   auto script = opts_.work_dir + "/debugfs.cmds";
   if (auto r = write_private(script, create_cmds_ + meta_cmds_); !r)
     return r.error();
