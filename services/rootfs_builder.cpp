@@ -1,5 +1,6 @@
 #include "services/rootfs_builder.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -294,9 +295,14 @@ caf::expected<void> builder::read_data(struct archive* ar, inode& ino,
       off += n;
     }
   }
-  // Sparse files end in a hole that the blocks above do not cover.
-  if (::ftruncate(fd.get(), static_cast<off_t>(ino.size)) != 0)
+  // A sparse file may end in a hole that the blocks above do not cover.
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0)
+    return make_error(ec::internal, "cannot stat " + path + ": " + errno_text(errno));
+  auto written = static_cast<std::uint64_t>(st.st_size);
+  if (ino.size > written && ::ftruncate(fd.get(), static_cast<off_t>(ino.size)) != 0)
     return make_error(ec::internal, "cannot size " + path + ": " + errno_text(errno));
+  ino.size = std::max(ino.size, written);
   return {};
 }
 
@@ -420,7 +426,8 @@ caf::expected<void> builder::apply(struct archive* ar, struct archive_entry* e) 
     return {};
   }
   if (ino->type == kind::file) {
-    ino->size = static_cast<std::uint64_t>(archive_entry_size(e));
+    if (archive_entry_size_is_set(e) != 0 && archive_entry_size(e) > 0)
+      ino->size = static_cast<std::uint64_t>(archive_entry_size(e));
     if (auto r = read_data(ar, *ino, entry); !r)
       return r.error();
   }

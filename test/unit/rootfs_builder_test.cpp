@@ -56,6 +56,9 @@ struct tar_entry {
   unsigned minor = 0;
   std::int64_t mtime = 1600000000;
   std::vector<std::pair<std::string, std::string>> xattrs;
+  // Sparse: the file is `size` bytes of zeros but for `data` at `offset`.
+  std::int64_t sparse_size = 0;
+  std::int64_t sparse_offset = 0;
 };
 
 tar_entry file(std::string path, std::string data, unsigned mode = 0644, int uid = 0,
@@ -128,6 +131,11 @@ void write_layer(const std::string& path, layer_compression c,
       archive_entry_set_filetype(e, t.type);
       archive_entry_set_perm(e, t.mode);
       archive_entry_set_size(e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
+      if (t.sparse_size > 0) {
+        archive_entry_set_size(e, t.sparse_size);
+        archive_entry_sparse_add_entry(e, t.sparse_offset,
+                                       static_cast<la_int64_t>(t.data.size()));
+      }
       if (t.type == AE_IFLNK)
         archive_entry_set_symlink(e, t.symlink.c_str());
       archive_entry_set_rdevmajor(e, t.major);
@@ -136,8 +144,14 @@ void write_layer(const std::string& path, layer_compression c,
     for (auto& [n, v] : t.xattrs)
       archive_entry_xattr_add_entry(e, n.c_str(), v.data(), v.size());
     ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK) << archive_error_string(a);
-    if (t.type == AE_IFREG && t.hardlink.empty() && !t.data.empty())
+    if (t.sparse_size > 0) {
+      // libarchive takes the whole logical file and skips the holes itself.
+      std::string logical(static_cast<std::size_t>(t.sparse_size), '\0');
+      logical.replace(static_cast<std::size_t>(t.sparse_offset), t.data.size(), t.data);
+      archive_write_data(a, logical.data(), logical.size());
+    } else if (t.type == AE_IFREG && t.hardlink.empty() && !t.data.empty()) {
       archive_write_data(a, t.data.data(), t.data.size());
+    }
     archive_entry_free(e);
   }
   archive_write_close(a);
@@ -464,6 +478,22 @@ TEST_F(RootfsBuilder, CancelWhileReadingLeavesNothing) {
   ASSERT_FALSE(r);
   EXPECT_EQ(banger::error_code(r.error()), banger::ec::cancelled);
   expect_no_output();
+}
+
+TEST_F(RootfsBuilder, SparseFilesKeepTheirSize) {
+  auto f = file("var/log/lastlog", std::string(4096, 'L'));
+  f.sparse_size = 8 << 20;
+  f.sparse_offset = 1 << 20;
+  auto tar = layer("l1.tar", {f});
+  EXPECT_LT(fs::file_size(tar), 1u << 20); // stored sparse, holes left out
+  auto r = build();
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_TRUE(fsck_clean(img()));
+  auto content = debugfs(img(), "cat /var/log/lastlog");
+  ASSERT_EQ(content.size(), 8u << 20);
+  EXPECT_EQ(content.substr(1 << 20, 4096), std::string(4096, 'L'));
+  EXPECT_EQ(content.substr(0, 4096), std::string(4096, '\0'));
+  EXPECT_EQ(content.back(), '\0');
 }
 
 TEST_F(RootfsBuilder, AutomaticSizeLeavesRoom) {
