@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -48,6 +49,7 @@ struct inode {
   std::string image_path; // the first path written for this inode
   std::string staged;     // its host path in the staging tree
   std::uint32_t links = 0;
+  std::vector<std::string> host_xattrs; // what the host put on the staged copy
 
   ~inode() {
     if (!blob.empty())
@@ -151,6 +153,7 @@ private:
   caf::expected<void> read_data(struct archive* ar, inode& ino, const std::string& entry);
   caf::expected<void> stage(node& dir, int dirfd, const std::string& host_dir,
                             const std::string& image_dir);
+  void note_host_xattrs(const std::string& host, inode& ino);
   caf::expected<void> emit_meta(const std::string& target, const inode& ino);
   caf::expected<std::unordered_map<std::string, std::uint32_t>>
   inode_numbers(const std::string& image);
@@ -474,6 +477,15 @@ caf::expected<void> builder::emit_meta(const std::string& p, const inode& ino) {
   meta_cmds_ += "sif " + p + " uid " + std::to_string(ino.uid) + "\n";
   meta_cmds_ += "sif " + p + " gid " + std::to_string(ino.gid) + "\n";
   meta_cmds_ += "sif " + p + " mtime @" + std::to_string(mtime) + "\n";
+  // mke2fs -d copies the staged files' xattrs: ACLs inherited from the work
+  // directory or a host's SELinux labels must not reach the image.
+  for (auto& h : ino.host_xattrs) {
+    bool wanted = false;
+    for (auto& x : ino.xattrs)
+      wanted = wanted || x.first == h;
+    if (!wanted)
+      meta_cmds_ += "ea_rm " + p + " " + quote(h) + "\n";
+  }
   for (auto& [xname, xvalue] : ino.xattrs) {
     // Values go through files: they are binary (security.capability).
     auto vf = xattr_dir_ + "/" + std::to_string(xattr_counter_++);
@@ -482,6 +494,17 @@ caf::expected<void> builder::emit_meta(const std::string& p, const inode& ino) {
     meta_cmds_ += "ea_set -f " + quote(vf) + " " + p + " " + quote(xname) + "\n";
   }
   return {};
+}
+
+void builder::note_host_xattrs(const std::string& host, inode& ino) {
+  char names[4096];
+  auto n = ::llistxattr(host.c_str(), names, sizeof names);
+  for (ssize_t i = 0; i < n;) {
+    std::string name{names + i};
+    i += static_cast<ssize_t>(name.size()) + 1;
+    if (!name.empty() && name.find('\n') == std::string::npos)
+      ino.host_xattrs.push_back(std::move(name));
+  }
 }
 
 caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host_dir,
@@ -509,6 +532,7 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
         unique_fd sub{::openat(dirfd, cname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
         if (!sub.valid())
           return make_error(ec::internal, "cannot open " + host + ": " + errno_text(errno));
+        note_host_xattrs(host, ino);
         if (auto r = stage(*child, sub.get(), host, image); !r)
           return r;
         break;
@@ -536,6 +560,7 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
           if (!f.valid())
             return make_error(ec::internal, "cannot create " + host + ": " + errno_text(errno));
         }
+        note_host_xattrs(host, ino);
         break;
       case kind::chr:
       case kind::blk:
@@ -635,6 +660,7 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
     unique_fd rootfd{::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (!rootfd.valid())
       return make_error(ec::internal, "cannot open " + staging + ": " + errno_text(errno));
+    note_host_xattrs(staging, *root_.ino);
     if (auto r = stage(root_, rootfd.get(), staging, ""); !r)
       return r.error();
   }

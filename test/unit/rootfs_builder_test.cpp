@@ -7,9 +7,11 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -494,6 +496,42 @@ TEST_F(RootfsBuilder, SparseFilesKeepTheirSize) {
   EXPECT_EQ(content.substr(1 << 20, 4096), std::string(4096, 'L'));
   EXPECT_EQ(content.substr(0, 4096), std::string(4096, '\0'));
   EXPECT_EQ(content.back(), '\0');
+}
+
+// mke2fs -d copies the staged files' xattrs: a default ACL on the work
+// directory (as `setfacl -d -m u:65534:r` makes) must not end up in the image.
+TEST_F(RootfsBuilder, HostAclsDoNotReachTheImage) {
+  layer("l1.tar", {dir("etc"), file("etc/hostname", "vm\n"), symlink("l", "etc")});
+  work_ = tmp_.path() + "/acl";
+  fs::create_directory(work_);
+  std::string acl;
+  auto put = [&](std::uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      acl += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  put(2, 4); // version
+  for (auto [tag, perm, id] : {std::tuple{0x01u, 7u, ~0u}, {0x02u, 4u, 65534u},
+                               {0x04u, 5u, ~0u}, {0x10u, 5u, ~0u}, {0x20u, 0u, ~0u}}) {
+    put(tag, 2);
+    put(perm, 2);
+    put(id, 4);
+  }
+  if (::setxattr(work_.c_str(), "system.posix_acl_default", acl.data(), acl.size(), 0) != 0)
+    GTEST_SKIP() << "no POSIX ACLs here";
+  banger::rootfs_options o;
+  o.work_dir = work_;
+  o.output = img();
+  auto r = banger::build_rootfs(layers_, o);
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_TRUE(fsck_clean(img()));
+  char names[256];
+  auto n = ::listxattr((work_ + "/root/etc/hostname").c_str(), names, sizeof names);
+  ASSERT_GT(n, 0) << "the staged file got no ACL: the test proves nothing";
+  for (auto path : {"/", "/etc", "/etc/hostname", "/l"}) {
+    auto list = debugfs(img(), std::string{"ea_list "} + path);
+    EXPECT_EQ(list.find("posix_acl"), std::string::npos) << path << ": " << list;
+  }
+  EXPECT_EQ(stat_of(img(), "/etc/hostname").mode, 0644u);
 }
 
 TEST_F(RootfsBuilder, AutomaticSizeLeavesRoom) {
