@@ -284,7 +284,8 @@ TEST_F(RootfsBuilder, OwnersModesAndMtimeKept) {
 TEST_F(RootfsBuilder, SymlinksAndHardlinks) {
   layer("l1.tar", {file("bin/busybox", "bb", 0755), symlink("bin/sh", "busybox"),
                    symlink("etc/mtab", "/proc/self/mounts"),
-                   symlink("lib", "usr/lib"), hardlink("bin/ls", "bin/busybox")});
+                   symlink("lib", "usr/lib"), hardlink("bin/ls", "bin/busybox"),
+                   file("/./opt//x/../y", "y")});
   auto r = build();
   ASSERT_TRUE(r) << banger::error_message(r.error());
   EXPECT_TRUE(fsck_clean(img()));
@@ -298,6 +299,8 @@ TEST_F(RootfsBuilder, SymlinksAndHardlinks) {
   EXPECT_EQ(bb.inode, ls.inode);
   EXPECT_EQ(bb.links, 2u);
   EXPECT_EQ(ls.mode, 0755u);
+  EXPECT_EQ(debugfs(img(), "cat /opt/y"), "y"); // normalized, inside the image
+  EXPECT_FALSE(stat_of(img(), "/opt/x").found);
 }
 
 TEST_F(RootfsBuilder, DeviceNodesAndFifos) {
