@@ -285,6 +285,8 @@ caf::expected<void> builder::read_data(struct archive* ar, inode& ino,
       break;
     if (r < ARCHIVE_WARN)
       return entry_error(entry, std::string{"cannot be read: "} + archive_error_string(ar));
+    if (is_cancelled())
+      return cancelled();
     auto p = static_cast<const char*>(buf);
     while (len > 0) {
       auto n = ::pwrite(fd.get(), p, len, off);

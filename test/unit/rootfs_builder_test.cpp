@@ -380,6 +380,20 @@ TEST_F(RootfsBuilder, EntriesUnderSymlinksStayInside) {
   EXPECT_EQ(debugfs(img(), "cat /srv/data/f"), "f");
 }
 
+// debugfs exits 0 when a command fails: its complaints on stderr must fail
+// the build. An xattr larger than a block does not fit (no ea_inode).
+TEST_F(RootfsBuilder, DebugfsFailuresAreErrors) {
+  auto f = file("big-xattr", "x");
+  f.xattrs = {{"user.big", std::string(8000, 'v')}};
+  layer("l1.tar", {f});
+  auto r = build();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(banger::error_code(r.error()), banger::ec::unavailable);
+  EXPECT_NE(banger::error_message(r.error()).find("debugfs could not set"), std::string::npos)
+    << banger::error_message(r.error());
+  expect_no_output();
+}
+
 TEST_F(RootfsBuilder, GzipAndZstdLayers) {
   layer("l1.tar.gz", {file("from-gzip", "gz")}, layer_compression::gzip);
   layer("l2.tar.zst", {file("from-zstd", "zst"), file("big", std::string(300000, 'z'))},
