@@ -9,6 +9,8 @@ packages=(
   cmake ninja-build g++ pkg-config git
   libcaf-dev libsimdjson-dev libsqlite3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # OCI layers: tar + gzip/zstd reading (services/rootfs_builder)
+  libarchive-dev
   # VMs
   qemu-system-x86 qemu-utils
   # default kernel and image (scripts/build-kernel.sh, build-image.sh)

@@ -20,6 +20,7 @@
 #include <caf/expected.hpp>
 
 #include "services/oci_ref.hpp"
+#include "services/layer_compression.hpp"
 
 namespace banger {
 
@@ -93,8 +94,6 @@ struct pull_progress {
   std::uint64_t overall_done = 0;
   std::uint64_t overall_total = 0;
 };
-
-enum class layer_compression { none, gzip, zstd };
 
 struct pulled_layer {
   std::string path;
