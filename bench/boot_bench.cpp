@@ -678,7 +678,7 @@ bool tcp_reachable(const std::string& host, int port, std::chrono::milliseconds 
 void measure_ssh(const context& c, series& d) {
   const auto& o = c.opt;
   if (o.ssh_host.empty()) {
-    d.skipped = "VMs have no network yet";
+    d.skipped = "no VM to reach (the create above failed) and no --ssh HOST:PORT given";
     return;
   }
   if (!tcp_reachable(o.ssh_host, o.ssh_port, 2000ms)) {

@@ -1,4 +1,5 @@
 #include "services/process.hpp"
+#include "test/unit/temp_dir.hpp"
 #include "services/error.hpp"
 
 #include <cerrno>
@@ -24,21 +25,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-class temp_dir {
-public:
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "banger-proc-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using banger::test::temp_dir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in{path};

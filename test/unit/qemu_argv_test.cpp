@@ -2,6 +2,7 @@
 // and the driver's process handling against fake VMM processes.
 
 #include "services/qemu_driver.hpp"
+#include "test/unit/temp_dir.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -29,21 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class temp_dir {
-public:
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "banger-qemu-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using banger::test::temp_dir;
 
 banger::vm_launch_spec sample_spec() {
   banger::vm_launch_spec spec;

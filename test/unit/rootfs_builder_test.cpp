@@ -1,4 +1,5 @@
 #include "services/rootfs_builder.hpp"
+#include "test/unit/temp_dir.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -28,21 +29,7 @@ using banger::layer_source;
 
 namespace {
 
-class temp_dir {
-public:
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "banger-rootfs-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using banger::test::temp_dir;
 
 // One tar entry as a test wants it; hardlink set makes it a hardlink.
 struct tar_entry {
