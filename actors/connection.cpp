@@ -28,6 +28,7 @@ struct live_stream {
   std::vector<stdin_chunk> early_stdin; // arrived before the exec started
   std::int32_t early_signal = 0;
   bool cancelled = false;
+  caf::actor puller; // image.pull / kernel.pull: told when the client gives up
 };
 
 struct conn_state {
@@ -104,6 +105,10 @@ void forward(self_ptr self, std::uint64_t id, const std::string& type,
       [=](caf::error& err) { reply_error(self, id, type, err); });
 }
 
+caf::actor self_handle(self_ptr self) {
+  return caf::actor_cast<caf::actor>(self);
+}
+
 void route_input(self_ptr self, live_stream& s, stdin_chunk chunk) {
   if (s.agent)
     self->send(s.agent, atom::input_v, s.call, std::move(chunk));
@@ -111,15 +116,17 @@ void route_input(self_ptr self, live_stream& s, stdin_chunk chunk) {
     s.early_stdin.push_back(std::move(chunk));
 }
 
-void route_signal(self_ptr self, live_stream& s, std::int32_t sig) {
+void route_signal(self_ptr self, std::uint64_t id, live_stream& s,
+                  std::int32_t sig) {
+  if (s.puller) {
+    // A pull has no process to signal: any signal ends this client's wait.
+    self->send(s.puller, atom::cancel_v, self_handle(self), id);
+    return;
+  }
   if (s.agent)
     self->send(s.agent, atom::signal_v, s.call, sig);
   else
     s.early_signal = sig;
-}
-
-caf::actor self_handle(self_ptr self) {
-  return caf::actor_cast<caf::actor>(self);
 }
 
 void run_exec(self_ptr self, std::uint64_t id, std::string vm, exec_spec exec,
@@ -188,11 +195,11 @@ void dispatch(self_ptr self, wire::envelope& env) {
       if (type == "stdin")
         route_input(self, it->second, decode<stdin_chunk>(env.body));
       else if (type == "signal")
-        route_signal(self, it->second,
+        route_signal(self, id, it->second,
                      decode<signal_request>(env.body).signal);
       else {
         it->second.cancelled = true;
-        route_signal(self, it->second, SIGKILL);
+        route_signal(self, id, it->second, SIGKILL);
       }
     } catch (const wire::decode_error& e) {
       send_frame(self, id, "error",
@@ -268,6 +275,22 @@ void dispatch(self_ptr self, wire::envelope& env) {
       else
         forward<kernel_info>(self, id, type, d.library, atom::kernel_v,
                              atom::del_v, req.name);
+    } else if (type == "image.pull") {
+      st.streams[id].puller = d.image_puller;
+      forward<image_info>(self, id, type, d.image_puller, atom::pull_v,
+                          decode<image_pull_request>(env.body),
+                          self_handle(self), id);
+    } else if (type == "image.build") {
+      // A stream like vm.exec: signals and cancel reach the command.
+      st.streams[id];
+      forward<image_info>(self, id, type, d.image_builder, atom::image_v,
+                          atom::build_v, decode<image_build_request>(env.body),
+                          self_handle(self), id);
+    } else if (type == "kernel.pull") {
+      st.streams[id].puller = d.kernel_puller;
+      forward<kernel_info>(self, id, type, d.kernel_puller, atom::pull_v,
+                           decode<kernel_pull_request>(env.body),
+                           self_handle(self), id);
     } else if (type == "kernel.list") {
       wire::object_reader(env.body, "kernel list").finish();
       forward<kernel_list>(self, id, type, d.library, atom::kernel_v,
@@ -316,7 +339,7 @@ caf::behavior connection_impl(self_ptr self, int fd, bridge_deps deps) {
       // its VM when the exec ends (or right after create).
       for (auto& [id, s] : st.streams) {
         s.cancelled = true;
-        route_signal(self, s, SIGKILL);
+        route_signal(self, id, s, SIGKILL);
       }
       maybe_quit(self);
     },

@@ -13,6 +13,9 @@ namespace banger {
 struct bridge_deps {
   vm_manager_actor manager;
   caf::actor library;
+  caf::actor image_puller;
+  caf::actor kernel_puller;
+  caf::actor image_builder;
   caf::actor shutdown; // receives (atom::shutdown) on "daemon.stop"
 };
 

@@ -25,9 +25,12 @@
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/library.hpp"
+#include "actors/image_builder.hpp"
+#include "actors/puller.hpp"
 #include "actors/store_actor.hpp"
 #include "actors/vm_manager.hpp"
 #include "services/error.hpp"
+#include "services/staging.hpp"
 #include "services/lifecycle.hpp"
 #include "services/privilege.hpp"
 #include "services/log.hpp"
@@ -271,9 +274,18 @@ int main(int argc, char** argv) {
     auto manager = spawn_vm_manager(sys, config, driver, store_handle,
                                     std::move(*existing), net);
     auto library = spawn_library(sys, config, store_handle);
+    // No pull runs yet: what a crash left half-pulled goes now.
+    for (const auto& dir : {paths.images_dir(), paths.kernels_dir()})
+      if (int n = sweep_staging_dirs(dir); n > 0)
+        log::info("bangerd", "removed {} unfinished pull(s) in {}", n, dir);
+    auto image_puller = spawn_image_puller(sys, config, store_handle);
+    auto kernel_puller = spawn_kernel_puller(sys, config, store_handle);
+    auto image_builder = spawn_image_builder(sys, config, manager, store_handle);
     auto shutdown_target = caf::actor_cast<caf::actor>(self);
     auto br = bridge::listen(sys, paths.socket(),
-                             bridge_deps{manager, library, shutdown_target});
+                             bridge_deps{manager, library, image_puller,
+                                         kernel_puller, image_builder,
+                                         shutdown_target});
     if (!br) {
       rc = fail(error_message(br.error()));
     } else {
@@ -304,6 +316,9 @@ int main(int argc, char** argv) {
       if (a)
         self->send_exit(a, caf::exit_reason::user_shutdown);
     self->send_exit(library, caf::exit_reason::user_shutdown);
+    self->send_exit(image_puller, caf::exit_reason::user_shutdown);
+    self->send_exit(kernel_puller, caf::exit_reason::user_shutdown);
+    self->send_exit(image_builder, caf::exit_reason::user_shutdown);
     self->send_exit(store_handle, caf::exit_reason::user_shutdown);
   }
   return rc;

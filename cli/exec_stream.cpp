@@ -19,7 +19,8 @@ struct abandoned {};
 } // namespace
 
 int stream_command(daemon_client& client, const std::string& type,
-                   const wire::json& body, bool forward_stdin) {
+                   const wire::json& body, bool forward_stdin,
+                   const std::function<int(const reply&)>& on_result) {
   progress_display progress(STDERR_FILENO);
   signal_pipe signals({SIGINT, SIGTERM, SIGHUP});
   int sigints = 0;
@@ -71,6 +72,8 @@ int stream_command(daemon_client& client, const std::string& type,
     return 128 + SIGINT;
   }
   progress.stop();
+  if (on_result)
+    return on_result(r);
   if (!r.ok()) {
     wire::write_all(STDERR_FILENO, format_error(r.error(), colour));
     return exit_run_failure;

@@ -201,6 +201,7 @@ void add_image_commands(CLI::App& app, action& selected) {
   kimp->footer("Example:\n  banger kernel import 6.1 --from ./kernel-out");
   kimp->callback(
       [k, &selected] { selected = {[k] { return do_kernel_import(*k); }}; });
+  add_pull_commands(*image, *kernel, selected);
 }
 
 } // namespace banger::cli

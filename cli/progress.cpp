@@ -1,5 +1,6 @@
 #include "cli/progress.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <string_view>
 
@@ -46,10 +47,20 @@ std::string fit(const std::string& text, std::size_t cols) {
   return text;
 }
 
+std::string fmt_percent(std::uint64_t done, std::uint64_t total) {
+  return " " + std::to_string(done * 100 / total) + "%";
+}
+
+double seconds_now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
 } // namespace
 
-progress_display::progress_display(int fd) : fd_(fd) {
+progress_display::progress_display(int fd, when_not_tty mode) : fd_(fd) {
   active_ = ::isatty(fd) == 1;
+  lines_ = !active_ && mode == when_not_tty::lines;
   colour_ = colour_enabled(fd);
   unicode_ = utf8_locale();
 }
@@ -59,10 +70,41 @@ progress_display::~progress_display() {
 }
 
 void progress_display::update(const progress_event& ev) {
+  if (ev.stage != stage_) {
+    stage_ = ev.stage;
+    stage_start_ = seconds_now();
+    quarter_ = -1;
+  }
+  if (lines_) {
+    plain_line(ev);
+    return;
+  }
   if (!active_)
     return;
   text_ = ev.message.empty() ? ev.stage : ev.stage + ": " + ev.message;
+  if (ev.total > 0) {
+    auto fraction = static_cast<double>(ev.done) / static_cast<double>(ev.total);
+    text_ = ev.stage + " " + progress_bar(fraction, 20, unicode_) + " "
+            + format_transfer(ev.done, ev.total, seconds_now() - stage_start_)
+            + (ev.message.empty() ? "" : "  " + ev.message);
+  }
   draw();
+}
+
+void progress_display::plain_line(const progress_event& ev) {
+  // One line when a stage starts, then one per quarter of a measured stage.
+  int quarter = ev.total > 0 ? static_cast<int>(ev.done * 4 / ev.total) : 0;
+  if (quarter == quarter_)
+    return;
+  bool first = quarter_ < 0;
+  quarter_ = quarter;
+  std::string line = ev.stage;
+  if (ev.total > 0 && !(first && ev.done == 0))
+    line += fmt_percent(ev.done, ev.total) + " "
+            + format_transfer(ev.done, ev.total, seconds_now() - stage_start_);
+  else if (!ev.message.empty())
+    line += ": " + ev.message;
+  wire::write_all(fd_, line + "\n");
 }
 
 void progress_display::tick() {
@@ -82,6 +124,7 @@ void progress_display::clear() {
 void progress_display::stop() {
   clear();
   active_ = false;
+  lines_ = false;
 }
 
 void progress_display::draw() {

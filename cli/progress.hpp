@@ -1,6 +1,8 @@
 #pragma once
 // Shows "progress" events on stderr: a spinner with the current stage when
-// stderr is a terminal, nothing otherwise (logs and pipes stay clean).
+// stderr is a terminal (a bar with bytes, rate and ETA for events that carry
+// done/total), and otherwise nothing, or plain lines when asked (pulls: a
+// line per stage and per quarter of a download, for logs).
 
 #include <string>
 
@@ -10,8 +12,10 @@ namespace banger::cli {
 
 class progress_display {
 public:
-  /// Active only if `fd` is a terminal.
-  explicit progress_display(int fd = 2);
+  enum class when_not_tty { quiet, lines };
+
+  /// Draws only if `fd` is a terminal; otherwise prints plain lines if asked.
+  explicit progress_display(int fd = 2, when_not_tty mode = when_not_tty::quiet);
   ~progress_display();
   progress_display(const progress_display&) = delete;
   progress_display& operator=(const progress_display&) = delete;
@@ -28,8 +32,13 @@ public:
 
 private:
   void draw();
+  void plain_line(const progress_event& ev);
 
   int fd_;
+  bool lines_ = false;
+  std::string stage_;
+  double stage_start_ = 0;
+  int quarter_ = -1;
   bool active_ = false;
   bool colour_ = false;
   bool unicode_ = false;

@@ -248,6 +248,63 @@ std::string format_bytes(std::uint64_t bytes) {
   return one_decimal(v, units[u]);
 }
 
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (n > (UINT64_MAX - digit) / 10)
+      return std::nullopt;
+    n = n * 10 + digit;
+    ++i;
+  }
+  if (i == 0 || n == 0)
+    return std::nullopt;
+  auto unit = text.substr(i);
+  int shift = 0;
+  if (!unit.empty()) {
+    static constexpr std::string_view units = "KMGT";
+    auto u = units.find(static_cast<char>(unit[0] & ~0x20));
+    if (u == std::string_view::npos)
+      return std::nullopt;
+    shift = 10 * static_cast<int>(u + 1);
+    auto rest = unit.substr(1);
+    if (!rest.empty() && rest != "B" && rest != "iB")
+      return std::nullopt;
+  }
+  if (shift > 0 && n > (UINT64_MAX >> shift))
+    return std::nullopt;
+  return n << shift;
+}
+
+std::string format_transfer(std::uint64_t done, std::uint64_t total,
+                            double seconds) {
+  std::string out = format_bytes(done);
+  if (total > 0)
+    out += " / " + format_bytes(total);
+  if (seconds <= 0 || done == 0)
+    return out;
+  double rate = static_cast<double>(done) / seconds;
+  out += "  " + format_bytes(static_cast<std::uint64_t>(rate)) + "/s";
+  if (total > done) {
+    auto eta = static_cast<std::uint64_t>(
+      static_cast<double>(total - done) / rate + 0.5);
+    out += eta >= 3600 ? fmt::format("  ETA {}:{:02}:{:02}", eta / 3600,
+                                     eta / 60 % 60, eta % 60)
+                       : fmt::format("  ETA {}:{:02}", eta / 60, eta % 60);
+  }
+  return out;
+}
+
+std::string progress_bar(double fraction, std::size_t width, bool unicode) {
+  fraction = fraction < 0 ? 0 : (fraction > 1 ? 1 : fraction);
+  auto full = static_cast<std::size_t>(fraction * static_cast<double>(width));
+  std::string out = "[";
+  for (std::size_t i = 0; i < width; ++i)
+    out += i < full ? (unicode ? "█" : "#") : (unicode ? "·" : "-");
+  return out + "]";
+}
+
 // -- errors and JSON
 // ----------------------------------------------------------------------
 

@@ -122,6 +122,20 @@ std::string format_mib(std::uint64_t mib);
 /// Bytes with a binary unit: "0B", "812KiB", "1.2GiB".
 std::string format_bytes(std::uint64_t bytes);
 
+/// "512M", "4G", "4GiB", "1048576": bytes (K/M/G/T are powers of 1024);
+/// nullopt for anything else, zero or an overflow.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+/// A transfer's state for progress lines: "45.2MiB / 100.0MiB  12.3MiB/s
+/// ETA 0:04" (rate and ETA only once `seconds` is positive and bytes moved;
+/// no total: just the bytes and rate).
+std::string format_transfer(std::uint64_t done, std::uint64_t total,
+                            double seconds);
+
+/// "[#####-----]" of `width` cells inside the brackets (Unicode blocks when
+/// `unicode`); the fraction is clamped to 0..1.
+std::string progress_bar(double fraction, std::size_t width, bool unicode);
+
 // -- errors and JSON
 // -----------------------------------------------------------------
 

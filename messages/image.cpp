@@ -35,7 +35,9 @@ json to_json(const image_info& x) {
           {"kernel", x.kernel},
           {"rootfs", x.rootfs},
           {"size_bytes", x.size_bytes},
-          {"created_at", x.created_at}};
+          {"created_at", x.created_at},
+          {"source", x.source},
+          {"digest", x.digest}};
 }
 
 void from_json(const json& j, image_info& x) {
@@ -45,6 +47,8 @@ void from_json(const json& j, image_info& x) {
   r.optional("rootfs", x.rootfs);
   r.optional("size_bytes", x.size_bytes);
   r.optional("created_at", x.created_at);
+  r.optional("source", x.source);
+  r.optional("digest", x.digest);
   r.finish();
 }
 
@@ -53,7 +57,9 @@ json to_json(const kernel_info& x) {
           {"vmlinux", x.vmlinux},
           {"initrd", x.initrd},
           {"version", x.version},
-          {"created_at", x.created_at}};
+          {"created_at", x.created_at},
+          {"source", x.source},
+          {"digest", x.digest}};
 }
 
 void from_json(const json& j, kernel_info& x) {
@@ -63,6 +69,8 @@ void from_json(const json& j, kernel_info& x) {
   r.optional("initrd", x.initrd);
   r.optional("version", x.version);
   r.optional("created_at", x.created_at);
+  r.optional("source", x.source);
+  r.optional("digest", x.digest);
   r.finish();
 }
 
@@ -104,6 +112,60 @@ void from_json(const json& j, kernel_import_request& x) {
   object_reader r(j, "kernel import");
   r.required("name", x.name);
   r.required("from", x.from);
+  r.finish();
+}
+
+json to_json(const image_pull_request& x) {
+  json j = {{"ref", x.ref}};
+  if (!x.name.empty())
+    j["name"] = x.name;
+  if (!x.kernel.empty())
+    j["kernel"] = x.kernel;
+  if (x.size_bytes != 0)
+    j["size_bytes"] = x.size_bytes;
+  return j;
+}
+
+void from_json(const json& j, image_pull_request& x) {
+  object_reader r(j, "image pull");
+  r.required("ref", x.ref);
+  r.optional("name", x.name);
+  r.optional("kernel", x.kernel);
+  r.optional("size_bytes", x.size_bytes);
+  r.finish();
+}
+
+json to_json(const image_build_request& x) {
+  json j = {{"name", x.name}, {"from", x.from}, {"exec", to_json(x.exec)}};
+  if (!x.kernel.empty())
+    j["kernel"] = x.kernel;
+  if (x.size_bytes != 0)
+    j["size_bytes"] = x.size_bytes;
+  if (x.nat)
+    j["nat"] = true;
+  return j;
+}
+
+void from_json(const json& j, image_build_request& x) {
+  object_reader r(j, "image build");
+  r.required("name", x.name);
+  r.required("from", x.from);
+  r.optional("kernel", x.kernel);
+  r.optional("size_bytes", x.size_bytes);
+  r.optional("nat", x.nat);
+  json exec;
+  r.required("exec", exec);
+  r.finish();
+  x.exec = decode<exec_spec>(exec);
+}
+
+json to_json(const kernel_pull_request& x) {
+  return {{"name", x.name}};
+}
+
+void from_json(const json& j, kernel_pull_request& x) {
+  object_reader r(j, "kernel pull");
+  r.required("name", x.name);
   r.finish();
 }
 

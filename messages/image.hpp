@@ -5,11 +5,15 @@
 //   "image.import"  image_import_request  -> image_info
 //   "kernel.list"   {}                    -> kernel_list
 //   "kernel.import" kernel_import_request -> kernel_info
+//   "image.pull"    image_pull_request    -> "progress" events, then image_info
+//   "kernel.pull"   kernel_pull_request   -> "progress" events, then kernel_info
+//   "image.build"   image_build_request   -> "progress"/"output" events, then image_info
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "messages/agent.hpp"
 #include "messages/wire.hpp"
 
 namespace banger {
@@ -21,6 +25,12 @@ struct image_info {
   std::string rootfs;   // absolute path inside banger's state dir
   std::uint64_t size_bytes = 0;
   std::string created_at;
+  /// Where it came from: an OCI reference, "catalog:NAME", "build:BASE" or
+  /// "" (imported from local files).
+  std::string source;
+  /// The content it was made from: the OCI manifest digest or the bundle's
+  /// sha256 ("sha256:..."); "" when imported.
+  std::string digest;
 };
 
 /// A guest kernel: ELF vmlinux, initramfs with banger-init, modules.
@@ -30,6 +40,10 @@ struct kernel_info {
   std::string initrd;
   std::string version;  // the kernel release, e.g. 6.1.0-28-amd64
   std::string created_at;
+  /// "catalog:NAME" when pulled, "" when imported.
+  std::string source;
+  /// The bundle's sha256 ("sha256:...") when pulled.
+  std::string digest;
 };
 
 struct image_list {
@@ -44,6 +58,31 @@ struct image_import_request {
   std::string name;
   std::string rootfs; // a raw ext4 file on the host; copied in
   std::string kernel; // empty: the default kernel
+};
+
+/// `banger image pull REF`: an OCI reference, or the name of a catalog
+/// image (a catalog entry wins over a Docker Hub short name).
+struct image_pull_request {
+  std::string ref;
+  std::string name;   // empty: derived from the reference
+  std::string kernel; // empty: the catalog's choice, else "default"
+  std::uint64_t size_bytes = 0; // 0: fit the content with headroom
+};
+
+/// `banger image build NAME --from-image BASE -- CMD...`: boots BASE, runs
+/// the command through the agent, publishes the VM's disk as NAME.
+struct image_build_request {
+  std::string name;
+  std::string from;
+  std::string kernel;           // empty: the base image's kernel
+  std::uint64_t size_bytes = 0; // 0: the base's size; never smaller
+  bool nat = false;             // the command may reach the internet
+  exec_spec exec;
+};
+
+/// `banger kernel pull NAME` from a catalog.
+struct kernel_pull_request {
+  std::string name;
 };
 
 struct kernel_import_request {
@@ -63,5 +102,11 @@ wire::json to_json(const image_import_request& x);
 void from_json(const wire::json& j, image_import_request& x);
 wire::json to_json(const kernel_import_request& x);
 void from_json(const wire::json& j, kernel_import_request& x);
+wire::json to_json(const image_pull_request& x);
+void from_json(const wire::json& j, image_pull_request& x);
+wire::json to_json(const image_build_request& x);
+void from_json(const wire::json& j, image_build_request& x);
+wire::json to_json(const kernel_pull_request& x);
+void from_json(const wire::json& j, kernel_pull_request& x);
 
 } // namespace banger

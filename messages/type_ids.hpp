@@ -79,19 +79,20 @@ typename Inspector::result_type inspect(Inspector& f, vm_run_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
-  return f(caf::meta::type_name("progress_event"), x.stage, x.message);
+  return f(caf::meta::type_name("progress_event"), x.stage, x.message,
+           x.done, x.total);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, image_info& x) {
   return f(caf::meta::type_name("image_info"), x.name, x.kernel, x.rootfs,
-           x.size_bytes, x.created_at);
+           x.size_bytes, x.created_at, x.source, x.digest);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, kernel_info& x) {
   return f(caf::meta::type_name("kernel_info"), x.name, x.vmlinux, x.initrd,
-           x.version, x.created_at);
+           x.version, x.created_at, x.source, x.digest);
 }
 
 template <class Inspector>
@@ -115,6 +116,23 @@ template <class Inspector>
 typename Inspector::result_type
 inspect(Inspector& f, kernel_import_request& x) {
   return f(caf::meta::type_name("kernel_import_request"), x.name, x.from);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, image_pull_request& x) {
+  return f(caf::meta::type_name("image_pull_request"), x.ref, x.name,
+           x.kernel, x.size_bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, image_build_request& x) {
+  return f(caf::meta::type_name("image_build_request"), x.name, x.from,
+           x.kernel, x.size_bytes, x.nat, x.exec);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kernel_pull_request& x) {
+  return f(caf::meta::type_name("kernel_pull_request"), x.name);
 }
 
 template <class Inspector>
@@ -150,6 +168,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(banger, (banger::agent_port))
   CAF_ADD_TYPE_ID(banger, (banger::agent_ports_reply))
   CAF_ADD_TYPE_ID(banger, (std::vector<banger::agent_port>))
+  CAF_ADD_TYPE_ID(banger, (banger::image_pull_request))
+  CAF_ADD_TYPE_ID(banger, (banger::kernel_pull_request))
+  CAF_ADD_TYPE_ID(banger, (banger::image_build_request))
   CAF_ADD_ATOM(banger, banger::atom, create, "create")
   CAF_ADD_ATOM(banger, banger::atom, start, "start")
   CAF_ADD_ATOM(banger, banger::atom, stop, "stop")
@@ -184,4 +205,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_ATOM(banger, banger::atom, tick, "tick")
   CAF_ADD_ATOM(banger, banger::atom, nat, "nat")
   CAF_ADD_ATOM(banger, banger::atom, ports, "ports")
+  CAF_ADD_ATOM(banger, banger::atom, pull, "pull")
+  CAF_ADD_ATOM(banger, banger::atom, cancel, "cancel")
+  CAF_ADD_ATOM(banger, banger::atom, build, "build")
 CAF_END_TYPE_ID_BLOCK(banger)

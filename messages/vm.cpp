@@ -156,13 +156,20 @@ void from_json(const json& j, vm_run_request& x) {
 }
 
 json to_json(const progress_event& x) {
-  return {{"stage", x.stage}, {"message", x.message}};
+  json j = {{"stage", x.stage}, {"message", x.message}};
+  if (x.total != 0 || x.done != 0) {
+    j["done"] = x.done;
+    j["total"] = x.total;
+  }
+  return j;
 }
 
 void from_json(const json& j, progress_event& x) {
   object_reader r(j, "progress");
   r.required("stage", x.stage);
   r.optional("message", x.message);
+  r.optional("done", x.done);
+  r.optional("total", x.total);
   r.finish();
 }
 

@@ -94,6 +94,10 @@ struct vm_run_request {
 struct progress_event {
   std::string stage;
   std::string message;
+  /// Work done and to do in this stage (bytes for downloads); 0/0 when the
+  /// stage has no measure.
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;
 };
 
 wire::json to_json(const vm_spec& x);

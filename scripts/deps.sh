@@ -19,7 +19,7 @@ packages=(
   # banger-helper: rtnetlink and nftables
   libnl-route-3-dev libnftables-dev nftables
   # tests: network namespaces, ssh client
-  iproute2 openssh-client procps
+  iproute2 openssh-client procps python3
   # tests: OCI registry (a real registry on loopback, loaded by skopeo)
   docker-registry skopeo
   # OCI pulls over https

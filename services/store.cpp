@@ -79,6 +79,12 @@ constexpr std::array migrations{
     -- an address is never handed out twice while its VM exists.
     CREATE UNIQUE INDEX vms_by_ip ON vms(ip) WHERE ip != '';
   )sql"},
+  migration{3, "record where images and kernels came from (source, digest)", R"sql(
+    ALTER TABLE images ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    ALTER TABLE images ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+    ALTER TABLE kernels ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    ALTER TABLE kernels ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+  )sql"},
 };
 
 constexpr int latest_version = migrations.back().version;
@@ -312,12 +318,13 @@ vm_record read_vm(const stmt& s) {
 
 image_info read_image(const stmt& s) {
   return image_info{s.col_text(0), s.col_text(1), s.col_text(2),
-                    static_cast<std::uint64_t>(s.col_int(3)), s.col_text(4)};
+                    static_cast<std::uint64_t>(s.col_int(3)), s.col_text(4),
+                    s.col_text(5), s.col_text(6)};
 }
 
 kernel_info read_kernel(const stmt& s) {
   return kernel_info{s.col_text(0), s.col_text(1), s.col_text(2), s.col_text(3),
-                     s.col_text(4)};
+                     s.col_text(4), s.col_text(5), s.col_text(6)};
 }
 
 // Whether a query with one text parameter yields a row.
@@ -573,10 +580,11 @@ caf::expected<void> store::insert_image(const image_info& x) {
                       fmt::format("image {} names kernel {}, which does not "
                                   "exist (see: banger kernel list)",
                                   in_quotes(x.name), in_quotes(x.kernel)));
-  stmt s{db_, "INSERT INTO images (name, kernel, rootfs, size_bytes, created_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5)"};
+  stmt s{db_, "INSERT INTO images (name, kernel, rootfs, size_bytes, "
+              "created_at, source, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
   s.text(x.name).text_or_null(x.kernel).text(x.rootfs)
-    .integer(static_cast<std::int64_t>(x.size_bytes)).text(x.created_at);
+    .integer(static_cast<std::int64_t>(x.size_bytes)).text(x.created_at)
+    .text(x.source).text(x.digest);
   if (s.step() != SQLITE_DONE)
     return sql_error(fmt::format("add image {}", in_quotes(x.name)).c_str());
   return caf::unit;
@@ -601,7 +609,8 @@ caf::expected<void> store::delete_image(const std::string& name) {
 }
 
 caf::expected<std::vector<image_info>> store::list_images() {
-  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at FROM images "
+  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at, source, digest "
+              "FROM images "
               "ORDER BY name"};
   std::vector<image_info> out;
   int rc;
@@ -613,7 +622,8 @@ caf::expected<std::vector<image_info>> store::list_images() {
 }
 
 caf::expected<image_info> store::find_image(const std::string& name) {
-  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at FROM images "
+  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at, source, digest "
+              "FROM images "
               "WHERE name = ?1"};
   auto rc = s.text(name).step();
   if (rc == SQLITE_ROW)
@@ -633,9 +643,10 @@ caf::expected<void> store::insert_kernel(const kernel_info& x) {
                       fmt::format("a kernel named {} exists already; choose "
                                   "another name (see: banger kernel list)",
                                   in_quotes(x.name)));
-  stmt s{db_, "INSERT INTO kernels (name, vmlinux, initrd, version, created_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5)"};
-  s.text(x.name).text(x.vmlinux).text(x.initrd).text(x.version).text(x.created_at);
+  stmt s{db_, "INSERT INTO kernels (name, vmlinux, initrd, version, "
+              "created_at, source, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
+  s.text(x.name).text(x.vmlinux).text(x.initrd).text(x.version)
+    .text(x.created_at).text(x.source).text(x.digest);
   if (s.step() != SQLITE_DONE)
     return sql_error(fmt::format("add kernel {}", in_quotes(x.name)).c_str());
   return caf::unit;
@@ -662,7 +673,8 @@ caf::expected<void> store::delete_kernel(const std::string& name) {
 }
 
 caf::expected<std::vector<kernel_info>> store::list_kernels() {
-  stmt s{db_, "SELECT name, vmlinux, initrd, version, created_at FROM kernels "
+  stmt s{db_, "SELECT name, vmlinux, initrd, version, created_at, source, digest "
+              "FROM kernels "
               "ORDER BY name"};
   std::vector<kernel_info> out;
   int rc;
@@ -674,7 +686,8 @@ caf::expected<std::vector<kernel_info>> store::list_kernels() {
 }
 
 caf::expected<kernel_info> store::find_kernel(const std::string& name) {
-  stmt s{db_, "SELECT name, vmlinux, initrd, version, created_at FROM kernels "
+  stmt s{db_, "SELECT name, vmlinux, initrd, version, created_at, source, digest "
+              "FROM kernels "
               "WHERE name = ?1"};
   auto rc = s.text(name).step();
   if (rc == SQLITE_ROW)

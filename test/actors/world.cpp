@@ -76,11 +76,12 @@ void seed(store& db, const std::string& root) {
   };
   check(
       db.insert_kernel(kernel_info{"k1", root + "/images/vmlinux",
-                                   root + "/images/initrd.img", "6.1.0", now}));
+                                   root + "/images/initrd.img", "6.1.0", now,
+                                   "", ""}));
   check(db.insert_image(image_info{
-      "default", "k1", root + "/images/default.ext4", 1 << 20, now}));
+      "default", "k1", root + "/images/default.ext4", 1 << 20, now, "", ""}));
   check(db.insert_image(
-      image_info{"alt", "k1", root + "/images/alt.ext4", 1 << 20, now}));
+      image_info{"alt", "k1", root + "/images/alt.ext4", 1 << 20, now, "", ""}));
 }
 
 vm_record make_record(const daemon_config& cfg, const std::string& name,

@@ -140,6 +140,7 @@ e2e_instance() {
     : >"$E2E_TMP/vmm_pids"
     : >"$E2E_TMP/daemon_pids"
     : >"$E2E_TMP/helper_pids"
+    : >"$E2E_TMP/extra_pids"
     _e2e_share_artifacts
   fi
   local dir=$E2E_TMP/$name
@@ -525,6 +526,12 @@ _e2e_dump_logs() {
   done
 }
 
+# e2e_track_pid PID NAME: a helper process the scenario started (a registry,
+# a server); teardown kills it by pid if its command line still names NAME.
+e2e_track_pid() {
+  echo "$1 $2" >>"$E2E_TMP/extra_pids"
+}
+
 _e2e_kill_pid() {
   local pid=$1
   proc_alive "$pid" || return 0
@@ -583,6 +590,12 @@ e2e_teardown() {
       _e2e_kill_pid "$pid"
     fi
   done <"$E2E_TMP/helper_pids"
+  while read -r pid id; do
+    [[ -n $pid ]] || continue
+    if proc_alive "$pid" && [[ $(proc_cmdline "$pid") == *"$id"* ]]; then
+      _e2e_kill_pid "$pid"
+    fi
+  done <"$E2E_TMP/extra_pids"
   # Backstop: anything of banger's still alive in our private namespace.
   for pid in $(_e2e_netns_vmms) $(_e2e_netns_daemons) $(_e2e_netns_helpers); do
     echo "  teardown: killing leftover pid $pid in this namespace: $(proc_cmdline "$pid" | cut -c1-100)" >&2

@@ -51,12 +51,14 @@ void raw_sql(const fs::path& p, const char* sql) {
 
 kernel_info make_kernel(std::string name) {
   return {name, "/k/" + name + "/vmlinux", "/k/" + name + "/initrd.img",
-          "6.1.0-28-amd64", "2024-05-01T10:00:00Z"};
+          "6.1.0-28-amd64", "2024-05-01T10:00:00Z", "catalog:" + name,
+          "sha256:k"};
 }
 
 image_info make_image(std::string name, std::string kernel) {
   return {name, std::move(kernel), "/i/" + name + "/rootfs.ext4",
-          (std::uint64_t{1} << 40) + 7, "2024-05-02T10:00:00Z"};
+          (std::uint64_t{1} << 40) + 7, "2024-05-02T10:00:00Z",
+          "registry.example/" + name + ":1", "sha256:i"};
 }
 
 vm_record make_vm(std::string id, std::string name, std::string created_at) {
@@ -197,6 +199,8 @@ TEST_F(store_test, image_round_trip) {
   EXPECT_EQ(found->rootfs, img.rootfs);
   EXPECT_EQ(found->size_bytes, img.size_bytes);
   EXPECT_EQ(found->created_at, img.created_at);
+  EXPECT_EQ(found->source, "registry.example/debian:1");
+  EXPECT_EQ(found->digest, "sha256:i");
   auto alpine = s->find_image("alpine");
   ASSERT_OK(alpine);
   EXPECT_EQ(alpine->kernel, "");

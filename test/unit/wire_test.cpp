@@ -246,10 +246,17 @@ TEST(WireCodecs, VmSpecRejectsUnknownFieldsAndWrongTypes) {
 
 TEST(WireCodecs, ImageKernelDaemonRoundTrip) {
   image_info img{"default", "default", "/s/images/default/rootfs.ext4",
-                 1u << 30, "2026-11-28T00:00:00Z"};
-  EXPECT_EQ(round_trip(image_list{{img}}).images.at(0).size_bytes, 1u << 30);
-  kernel_info k{"default", "/v", "/i", "6.1.0", "t"};
-  EXPECT_EQ(round_trip(kernel_list{{k}}).kernels.at(0).version, "6.1.0");
+                 1u << 30, "2026-11-28T00:00:00Z", "docker.io/library/x:1",
+                 "sha256:ab"};
+  auto img2 = round_trip(image_list{{img}}).images.at(0);
+  EXPECT_EQ(img2.size_bytes, 1u << 30);
+  EXPECT_EQ(img2.source, "docker.io/library/x:1");
+  EXPECT_EQ(img2.digest, "sha256:ab");
+  kernel_info k{"default", "/v", "/i", "6.1.0", "t", "catalog:default", "sha256:cd"};
+  auto k2 = round_trip(kernel_list{{k}}).kernels.at(0);
+  EXPECT_EQ(k2.version, "6.1.0");
+  EXPECT_EQ(k2.source, "catalog:default");
+  EXPECT_EQ(k2.digest, "sha256:cd");
   daemon_status s;
   s.version = "0.1.0";
   s.vms_running = 3;

@@ -1,0 +1,37 @@
+#pragma once
+// image_puller and kernel_puller: one pull per name at a time. A second
+// request for a name that is being pulled joins the first (it gets the same
+// progress from then on and the same result); different names pull in
+// parallel, each in a worker of its own. A pull works in a staging directory
+// and registers the finished files in the store last, so a failed or
+// cancelled pull leaves nothing. Pulling a name that exists from the same
+// source answers with the existing one.
+//
+//   (atom::pull, image_pull_request, caf::actor sink, uint64 stream)
+//       -> image_info          (image_puller)
+//   (atom::pull, kernel_pull_request, caf::actor sink, uint64 stream)
+//       -> kernel_info         (kernel_puller)
+//   (atom::cancel, caf::actor sink, uint64 stream)
+//       the waiter gives up (ec::cancelled); the pull stops when none is left
+//
+// `sink` receives (atom::progress, stream, progress_event).
+
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/config.hpp"
+#include "actors/interfaces.hpp"
+
+namespace banger {
+
+caf::actor spawn_image_puller(caf::actor_system& sys,
+                              std::shared_ptr<const daemon_config> config,
+                              store_actor store);
+
+caf::actor spawn_kernel_puller(caf::actor_system& sys,
+                               std::shared_ptr<const daemon_config> config,
+                               store_actor store);
+
+} // namespace banger
