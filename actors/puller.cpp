@@ -123,7 +123,8 @@ void start(puller_ptr<Info> self, store_actor store, Kind kind,
                                               : existing.source;
           finish(self, key,
                  make_error(ec::already_exists,
-                            "a " + plan.what + " named \"" + key
+                            (plan.what == "image" ? "an " : "a ") + plan.what
+                              + " named \"" + key
                               + "\" exists already (from " + from
                               + "); pull under another name with --name, or "
                                 "remove it first (banger "

@@ -61,8 +61,7 @@ reply stream_pull(const std::string& type, const wire::json& body, bool json) {
   auto r = client.stream(type, body, hooks);
   progress.stop();
   if (json && r.ok())
-    print(wire::json{{"event", "result"}, {"result", r.payload}}.dump()
-          + "\n");
+    print(wire::json{{"event", "result"}, {"result", r.body}}.dump() + "\n");
   return r;
 }
 
