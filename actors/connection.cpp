@@ -259,22 +259,20 @@ void dispatch(self_ptr self, wire::envelope& env) {
       forward<image_info>(self, id, type, d.library, atom::image_v,
                           atom::import_v,
                           decode<image_import_request>(env.body));
-    } else if (type == "image.show" || type == "image.rm") {
-      auto req = decode<vm_ref>(env.body);
-      if (type == "image.show")
-        forward<image_info>(self, id, type, d.library, atom::image_v,
-                            atom::get_v, req.name);
-      else
-        forward<image_info>(self, id, type, d.library, atom::image_v,
-                            atom::del_v, req.name);
-    } else if (type == "kernel.show" || type == "kernel.rm") {
-      auto req = decode<vm_ref>(env.body);
-      if (type == "kernel.show")
-        forward<kernel_info>(self, id, type, d.library, atom::kernel_v,
-                             atom::get_v, req.name);
-      else
-        forward<kernel_info>(self, id, type, d.library, atom::kernel_v,
-                             atom::del_v, req.name);
+    } else if (type == "image.show") {
+      forward<image_info>(self, id, type, d.library, atom::image_v,
+                          atom::get_v, decode<vm_ref>(env.body).name);
+    } else if (type == "image.rm") {
+      auto req = decode<vm_delete_request>(env.body);
+      forward<image_info>(self, id, type, d.library, atom::image_v,
+                          atom::del_v, req.name, req.force);
+    } else if (type == "kernel.show") {
+      forward<kernel_info>(self, id, type, d.library, atom::kernel_v,
+                           atom::get_v, decode<vm_ref>(env.body).name);
+    } else if (type == "kernel.rm") {
+      auto req = decode<vm_delete_request>(env.body);
+      forward<kernel_info>(self, id, type, d.library, atom::kernel_v,
+                           atom::del_v, req.name, req.force);
     } else if (type == "image.pull") {
       st.streams[id].puller = d.image_puller;
       forward<image_info>(self, id, type, d.image_puller, atom::pull_v,

@@ -1,6 +1,9 @@
 #include "actors/library.hpp"
 
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/event_based_actor.hpp>
@@ -73,9 +76,43 @@ void remove_and_unregister(caf::event_based_actor* self,
       [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
+/// `rm -f`: deletes (force-stopping) the VMs whose `field` names `name`,
+/// one after the other, then calls `then`. A VM that cannot be deleted
+/// ends it with that error.
+void delete_users(caf::event_based_actor* self, vm_manager_actor manager,
+                  std::string name, std::string vm_info::*field,
+                  std::function<void(caf::expected<void>)> then) {
+  self->request(manager, caf::infinite, atom::list_v)
+    .then(
+      [=](vm_list& list) {
+        auto users = std::make_shared<std::vector<std::string>>();
+        for (auto& vm : list.vms)
+          if (vm.*field == name)
+            users->push_back(vm.name);
+        auto next = std::make_shared<std::function<void()>>();
+        *next = [=] {
+          if (users->empty()) {
+            then({});
+            *next = nullptr; // break the cycle
+            return;
+          }
+          auto vm = users->back();
+          users->pop_back();
+          self->request(manager, caf::infinite, atom::del_v, vm, true)
+            .then([=](bool) { (*next)(); },
+                  [=](caf::error& err) {
+                    then(err);
+                    *next = nullptr;
+                  });
+        };
+        (*next)();
+      },
+      [=](caf::error& err) { then(err); });
+}
+
 caf::behavior library_impl(caf::event_based_actor* self,
                            std::shared_ptr<const daemon_config> config,
-                           store_actor store) {
+                           store_actor store, vm_manager_actor manager) {
   return {
     [=](atom::image, atom::list) {
       return self->delegate(store, atom::image_v, atom::list_v);
@@ -86,16 +123,49 @@ caf::behavior library_impl(caf::event_based_actor* self,
     [=](atom::kernel, atom::get, const std::string& name) {
       return self->delegate(store, atom::kernel_v, atom::get_v, name);
     },
-    [=](atom::image, atom::del, const std::string& name) {
+    [=](atom::image, atom::del, const std::string& name, bool force) {
       auto rp = self->make_response_promise<image_info>();
-      remove_and_unregister(self, rp, store, atom::image_v, name,
-                            &image_info::rootfs);
+      auto go = [=](caf::expected<void> ok) mutable {
+        if (!ok)
+          rp.deliver(ok.error());
+        else
+          remove_and_unregister(self, rp, store, atom::image_v, name,
+                                &image_info::rootfs);
+      };
+      if (force)
+        delete_users(self, manager, name, &vm_info::image, go);
+      else
+        go({});
       return rp;
     },
-    [=](atom::kernel, atom::del, const std::string& name) {
+    [=](atom::kernel, atom::del, const std::string& name, bool force) {
+      // Images using the kernel are never deleted for it: the store
+      // refuses and names them.
       auto rp = self->make_response_promise<kernel_info>();
-      remove_and_unregister(self, rp, store, atom::kernel_v, name,
-                            &kernel_info::vmlinux);
+      auto go = [=](caf::expected<void> ok) mutable {
+        if (!ok)
+          rp.deliver(ok.error());
+        else
+          remove_and_unregister(self, rp, store, atom::kernel_v, name,
+                                &kernel_info::vmlinux);
+      };
+      if (!force) {
+        go({});
+        return rp;
+      }
+      // Only VMs may go with it: while an image uses the kernel, the store's
+      // refusal (naming the images) stands and no VM is touched.
+      self->request(store, caf::infinite, atom::image_v, atom::list_v)
+        .then(
+          [=](image_list& images) mutable {
+            for (auto& img : images.images)
+              if (img.kernel == name) {
+                go({});
+                return;
+              }
+            delete_users(self, manager, name, &vm_info::kernel, go);
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
     [=](atom::kernel, atom::list) {
@@ -141,8 +211,9 @@ caf::behavior library_impl(caf::event_based_actor* self,
 
 caf::actor spawn_library(caf::actor_system& sys,
                          std::shared_ptr<const daemon_config> config,
-                         store_actor store) {
-  return sys.spawn(library_impl, std::move(config), std::move(store));
+                         store_actor store, vm_manager_actor manager) {
+  return sys.spawn(library_impl, std::move(config), std::move(store),
+                   std::move(manager));
 }
 
 } // namespace banger

@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
     }
     auto manager = spawn_vm_manager(sys, config, driver, store_handle,
                                     std::move(*existing), net);
-    auto library = spawn_library(sys, config, store_handle);
+    auto library = spawn_library(sys, config, store_handle, manager);
     // No pull runs yet: what a crash left half-pulled goes now.
     for (const auto& dir : {paths.images_dir(), paths.kernels_dir()})
       if (int n = sweep_staging_dirs(dir); n > 0)

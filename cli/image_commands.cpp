@@ -114,9 +114,21 @@ int do_show(const char* type, const std::string& name, bool json) {
   return exit_ok;
 }
 
-int do_rm(const char* type, const char* what, const std::string& name) {
+int do_rm(const char* type, const char* what, const std::string& name,
+          bool force) {
   auto client = connect_daemon();
-  result_of(client.call(type, to_json(vm_ref{name})));
+  std::vector<std::string> broken;
+  if (force) {
+    // Say what -f takes with it: the VMs booted from this image/kernel.
+    auto list = decode_result<vm_list>(client.call("vm.list", wire::json::object()));
+    bool image = std::string_view{what} == "image";
+    for (auto& vm : list.vms)
+      if ((image ? vm.image : vm.kernel) == name)
+        broken.push_back(vm.name + " (" + vm.state + ")");
+  }
+  result_of(client.call(type, to_json(vm_delete_request{name, force})));
+  for (auto& vm : broken)
+    print("deleted VM " + vm + ", which used " + what + " " + name + "\n");
   print(std::string{what} + " " + name + " deleted\n");
   return exit_ok;
 }
@@ -126,6 +138,7 @@ void add_show_rm(CLI::App& group, action& selected, const char* what) {
   struct opts {
     std::string name;
     bool json = false;
+    bool force = false;
   };
   auto o = std::make_shared<opts>();
   auto kind = std::string{what};
@@ -141,8 +154,15 @@ void add_show_rm(CLI::App& group, action& selected, const char* what) {
               (kind == "image" ? "VMs use it" : "images or VMs use it") + ")");
   rm->alias("delete");
   rm->add_option("name", r->name, "The " + kind)->required();
+  rm->add_flag("-f,--force", r->force,
+               "Also delete the VMs that use it (stopping them first) and "
+               "list them; " + std::string(kind == "image" ? "" : "images using it still refuse; ")
+                 + "their disks are lost");
   rm->callback([r, kind, what, &selected] {
-    selected = {[r, kind, what] { return do_rm(kind == "image" ? "image.rm" : "kernel.rm", what, r->name); }};
+    selected = {[r, kind, what] {
+      return do_rm(kind == "image" ? "image.rm" : "kernel.rm", what, r->name,
+                   r->force);
+    }};
   });
 }
 

@@ -552,16 +552,27 @@ store::users_of(const char* sql, const std::string& name) {
 
 namespace {
 
-// "cannot delete image "x": it is used by VM "a", VM "b"; delete those first".
+// "cannot delete image "x": it is used by VM "a", VM "b"; delete those
+// first, or ...". `rm -f` deletes VMs, never images, so it is offered only
+// when VMs are all that stand in the way.
 caf::error in_use(std::string_view kind, const std::string& name,
                   const std::vector<std::string>& users) {
   std::string list;
-  for (const auto& u : users)
+  bool only_vms = true;
+  for (const auto& u : users) {
     list += (list.empty() ? "" : ", ") + u;
-  return make_error(ec::bad_state,
-                    fmt::format("cannot delete {} {}: it is used by {}; delete "
-                                "those first",
-                                kind, in_quotes(name), list));
+    only_vms = only_vms && u.rfind("VM ", 0) == 0;
+  }
+  return make_error(
+    ec::bad_state,
+    fmt::format("cannot delete {} {}: it is used by {}; delete those first{}",
+                kind, in_quotes(name), list,
+                only_vms ? fmt::format(", or run banger {} rm -f {} to delete "
+                                       "{} with it",
+                                       kind, name,
+                                       users.size() == 1 ? "that VM"
+                                                         : "those VMs")
+                         : std::string()));
 }
 
 } // namespace
