@@ -88,9 +88,8 @@ struct bundle_contents {
 /// or incomplete bundle, naming the entry), ec::already_exists (dest_dir not
 /// empty), ec::unavailable (ENOSPC and other write errors), ec::cancelled;
 /// on any error dest_dir is left as it was before (removed if created).
-caf::expected<bundle_contents> unpack_bundle(const std::string& archive,
-                                             const std::string& dest_dir,
-                                             std::string_view kind,
-                                             std::atomic<bool>* cancel = nullptr);
+caf::expected<bundle_contents>
+unpack_bundle(const std::string& archive, const std::string& dest_dir,
+              std::string_view kind, std::atomic<bool>* cancel = nullptr);
 
 } // namespace banger

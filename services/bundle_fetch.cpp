@@ -73,9 +73,9 @@ caf::expected<void> read_local(const std::string& path, receiver& rx,
   unique_fd in{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (!in.valid()) {
     auto err = errno;
-    return make_error(err == ENOENT ? ec::not_found : ec::unavailable,
-                      fmt::format("{}: cannot open {}: {}", what, path,
-                                  std::strerror(err)));
+    return make_error(
+        err == ENOENT ? ec::not_found : ec::unavailable,
+        fmt::format("{}: cannot open {}: {}", what, path, std::strerror(err)));
   }
   std::vector<char> buf(1 << 20);
   for (;;) {
@@ -85,9 +85,9 @@ caf::expected<void> read_local(const std::string& path, receiver& rx,
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return make_error(ec::unavailable, fmt::format("{}: cannot read {}: {}",
-                                                     what, path,
-                                                     std::strerror(errno)));
+      return make_error(ec::unavailable,
+                        fmt::format("{}: cannot read {}: {}", what, path,
+                                    std::strerror(errno)));
     if (n == 0 || !rx(buf.data(), static_cast<std::size_t>(n)))
       return {};
   }
@@ -102,23 +102,24 @@ caf::expected<void> read_http(const std::string& url, receiver& rx,
   auto r = http_get(url, std::ref(rx), 1 << 16, o);
   auto status = r.answer.status;
   switch (r.outcome) {
-    case http_outcome::done: break;
-    case http_outcome::cancelled:
-      return make_error(ec::cancelled, what + ": cancelled");
-    case http_outcome::cut_off:
-      return make_error(ec::bad_state,
-                        fmt::format("{}: the download broke off after {} of {} "
-                                    "bytes ({}); try again",
-                                    what, rx.done, rx.entry.size, r.error));
-    case http_outcome::unreachable:
-      return make_error(ec::unavailable,
-                        fmt::format("{}: cannot reach the server ({}); check "
-                                    "the network",
-                                    what, r.error));
-    case http_outcome::too_big:
-    case http_outcome::bad_redirect:
-      return make_error(ec::protocol, fmt::format("{}: {} (at {})", what,
-                                                  r.error, r.url));
+  case http_outcome::done:
+    break;
+  case http_outcome::cancelled:
+    return make_error(ec::cancelled, what + ": cancelled");
+  case http_outcome::cut_off:
+    return make_error(ec::bad_state,
+                      fmt::format("{}: the download broke off after {} of {} "
+                                  "bytes ({}); try again",
+                                  what, rx.done, rx.entry.size, r.error));
+  case http_outcome::unreachable:
+    return make_error(ec::unavailable,
+                      fmt::format("{}: cannot reach the server ({}); check "
+                                  "the network",
+                                  what, r.error));
+  case http_outcome::too_big:
+  case http_outcome::bad_redirect:
+    return make_error(ec::protocol,
+                      fmt::format("{}: {} (at {})", what, r.error, r.url));
   }
   if (status == 404 || status == 410)
     return make_error(ec::not_found,
@@ -146,20 +147,19 @@ caf::expected<std::string> fetch_bundle(const catalog_entry& entry,
   std::error_code fec;
   fs::create_directories(opts.work_dir, fec);
   if (fec)
-    return make_error(ec::unavailable, fmt::format("{}: cannot create {}: {}",
-                                                   what, opts.work_dir,
-                                                   fec.message()));
-  auto final_path =
-    fs::path{opts.work_dir}
-    / fmt::format("{}-{}-{}.bundle", entry.kind, entry.name,
-                  entry.sha256.substr(0, 12));
+    return make_error(ec::unavailable,
+                      fmt::format("{}: cannot create {}: {}", what,
+                                  opts.work_dir, fec.message()));
+  auto final_path = fs::path{opts.work_dir}
+                    / fmt::format("{}-{}-{}.bundle", entry.kind, entry.name,
+                                  entry.sha256.substr(0, 12));
   auto tmp = fs::path{opts.work_dir} / temp_name(entry);
   unique_fd fd{
-    ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
   if (!fd.valid())
-    return make_error(ec::unavailable, fmt::format("{}: cannot create {}: {}",
-                                                   what, tmp.string(),
-                                                   std::strerror(errno)));
+    return make_error(ec::unavailable,
+                      fmt::format("{}: cannot create {}: {}", what,
+                                  tmp.string(), std::strerror(errno)));
   auto discard = [&](caf::error err) {
     fd.reset();
     std::error_code ec2;
@@ -184,33 +184,35 @@ caf::expected<std::string> fetch_bundle(const catalog_entry& entry,
   if (rx.write_errno == 0 && ::close(fd.release()) != 0)
     rx.write_errno = errno;
   if (rx.write_errno != 0)
-    return discard(make_error(
-      ec::unavailable,
-      fmt::format("{}: writing {} failed: {}{}", what, tmp.string(),
-                  std::strerror(rx.write_errno), space_hint(rx.write_errno))));
+    return discard(
+        make_error(ec::unavailable,
+                   fmt::format("{}: writing {} failed: {}{}", what,
+                               tmp.string(), std::strerror(rx.write_errno),
+                               space_hint(rx.write_errno))));
   if (rx.too_long)
     return discard(make_error(
-      ec::bad_state, fmt::format("{}: it is longer than the {} bytes the "
-                                 "catalog says; the catalog or the file is "
-                                 "wrong",
-                                 what, entry.size)));
+        ec::bad_state, fmt::format("{}: it is longer than the {} bytes the "
+                                   "catalog says; the catalog or the file is "
+                                   "wrong",
+                                   what, entry.size)));
   if (rx.done != entry.size)
     return discard(make_error(
-      ec::bad_state, fmt::format("{}: got {} bytes, the catalog says {}; the "
-                                 "download was cut short or the catalog is "
-                                 "wrong",
-                                 what, rx.done, entry.size)));
+        ec::bad_state, fmt::format("{}: got {} bytes, the catalog says {}; the "
+                                   "download was cut short or the catalog is "
+                                   "wrong",
+                                   what, rx.done, entry.size)));
   if (auto actual = rx.hash.hex(); actual != entry.sha256)
-    return discard(make_error(
-      ec::bad_state, fmt::format("{}: sha256 is {}, the catalog says {}; the "
-                                 "file is corrupt or was replaced, refusing it",
-                                 what, actual, entry.sha256)));
+    return discard(
+        make_error(ec::bad_state,
+                   fmt::format("{}: sha256 is {}, the catalog says {}; the "
+                               "file is corrupt or was replaced, refusing it",
+                               what, actual, entry.sha256)));
   fs::rename(tmp, final_path, fec);
   if (fec)
     return discard(make_error(ec::unavailable,
-                              fmt::format("{}: cannot rename {} to {}: {}", what,
-                                          tmp.string(), final_path.string(),
-                                          fec.message())));
+                              fmt::format("{}: cannot rename {} to {}: {}",
+                                          what, tmp.string(),
+                                          final_path.string(), fec.message())));
   return final_path.string();
 }
 

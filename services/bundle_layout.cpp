@@ -35,13 +35,19 @@ std::string listing(std::string_view kind) {
 
 std::string type_name(unsigned type) {
   switch (type) {
-    case AE_IFCHR:
-    case AE_IFBLK: return "a device node";
-    case AE_IFIFO: return "a fifo";
-    case AE_IFSOCK: return "a socket";
-    case AE_IFLNK: return "a symlink";
-    case AE_IFDIR: return "a directory";
-    default: return "not a regular file";
+  case AE_IFCHR:
+  case AE_IFBLK:
+    return "a device node";
+  case AE_IFIFO:
+    return "a fifo";
+  case AE_IFSOCK:
+    return "a socket";
+  case AE_IFLNK:
+    return "a symlink";
+  case AE_IFDIR:
+    return "a directory";
+  default:
+    return "not a regular file";
   }
 }
 
@@ -143,8 +149,9 @@ std::string check_bundle_entry(std::string_view kind,
 caf::expected<bundle_manifest> parse_bundle_manifest(std::string_view text,
                                                      const std::string& where) {
   auto bad = [&](const std::string& why) {
-    return make_error(ec::invalid_argument,
-                      fmt::format("{}: {}; the bundle is malformed", where, why));
+    return make_error(
+        ec::invalid_argument,
+        fmt::format("{}: {}; the bundle is malformed", where, why));
   };
   json j;
   try {
@@ -166,8 +173,8 @@ caf::expected<bundle_manifest> parse_bundle_manifest(std::string_view text,
     *field = j[key].get<std::string>();
   }
   if (m.kind != "image" && m.kind != "kernel")
-    return bad(fmt::format("\"kind\" is \"{}\", not \"image\" or \"kernel\"",
-                           m.kind));
+    return bad(
+        fmt::format("\"kind\" is \"{}\", not \"image\" or \"kernel\"", m.kind));
   return m;
 }
 
@@ -180,7 +187,7 @@ caf::expected<bundle_contents> check_bundle_contents(const std::string& archive,
                                   archive, why, kind));
   };
   auto present = [&](const char* name) {
-    struct stat st{};
+    struct stat st {};
     return ::lstat((dir + "/" + name).c_str(), &st) == 0;
   };
   bundle_contents out;
@@ -198,8 +205,8 @@ caf::expected<bundle_contents> check_bundle_contents(const std::string& archive,
   if (!m)
     return m.error();
   if (m->kind != kind)
-    return bad(fmt::format("manifest.json says it holds {} \"{}\"", m->kind,
-                           m->name));
+    return bad(
+        fmt::format("manifest.json says it holds {} \"{}\"", m->kind, m->name));
   out.manifest = std::move(*m);
   if (kind == "image") {
     if (!present("rootfs.ext4"))

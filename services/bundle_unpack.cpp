@@ -46,7 +46,7 @@ class unpacker {
 public:
   unpacker(const std::string& archive, const std::string& dest,
            std::string_view kind, std::atomic<bool>* cancel)
-    : archive_(archive), dest_(dest), kind_(kind), cancel_(cancel) {}
+      : archive_(archive), dest_(dest), kind_(kind), cancel_(cancel) {}
 
   caf::expected<void> run();
 
@@ -107,10 +107,10 @@ caf::expected<void> unpacker::write_file(int fd, const std::string& path,
       break;
     if (r < ARCHIVE_WARN)
       return refuse(path, std::string{"cannot be read: "}
-                            + archive_error_string(ar_));
+                              + archive_error_string(ar_));
     if (cancelled())
-      return make_error(ec::cancelled, "unpacking bundle " + archive_
-                                         + " was cancelled");
+      return make_error(ec::cancelled,
+                        "unpacking bundle " + archive_ + " was cancelled");
     // Zero blocks stay holes: the file is new, so unwritten ranges read as
     // zeros, and a mostly empty rootfs.ext4 does not take its full size.
     auto p = static_cast<const char*>(buf);
@@ -154,10 +154,9 @@ caf::expected<void> unpacker::entry(struct archive_entry* e) {
   if (archive_entry_hardlink(e) != nullptr)
     return refuse(raw, "is a hardlink; bundles hold only files, directories "
                        "and symlinks inside modules/");
-  auto placement = check_bundle_entry(kind_, *comps, type,
-                                      type == AE_IFLNK
-                                        ? archive_entry_symlink(e)
-                                        : nullptr);
+  auto placement =
+      check_bundle_entry(kind_, *comps, type,
+                         type == AE_IFLNK ? archive_entry_symlink(e) : nullptr);
   if (!placement.empty())
     return refuse(raw, placement);
   auto parent = parent_dir(raw, *comps);
@@ -168,7 +167,7 @@ caf::expected<void> unpacker::entry(struct archive_entry* e) {
   if (type == AE_IFDIR) {
     if (::mkdirat(parent->get(), name.c_str(), 0755) == 0)
       return {};
-    struct stat st{};
+    struct stat st {};
     if (errno == EEXIST
         && ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0
         && S_ISDIR(st.st_mode))
@@ -200,7 +199,7 @@ caf::expected<void> unpacker::entry(struct archive_entry* e) {
 
 caf::expected<void> unpacker::run() {
   std::unique_ptr<struct archive, decltype(&archive_read_free)> ar{
-    archive_read_new(), &archive_read_free};
+      archive_read_new(), &archive_read_free};
   ar_ = ar.get();
   archive_read_support_filter_zstd(ar_);
   archive_read_support_filter_gzip(ar_);
@@ -215,8 +214,8 @@ caf::expected<void> unpacker::run() {
     return write_error(".", errno);
   for (;;) {
     if (cancelled())
-      return make_error(ec::cancelled, "unpacking bundle " + archive_
-                                         + " was cancelled");
+      return make_error(ec::cancelled,
+                        "unpacking bundle " + archive_ + " was cancelled");
     struct archive_entry* e = nullptr;
     auto r = archive_read_next_header(ar_, &e);
     if (r == ARCHIVE_EOF)

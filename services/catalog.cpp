@@ -29,8 +29,9 @@ caf::error bad(const std::string& source, const std::string& what) {
                                 source, what));
 }
 
-const std::set<std::string> image_keys{"name", "url", "sha256", "size", "arch",
-                                       "kernel", "version", "description"};
+const std::set<std::string> image_keys{"name",    "url",        "sha256",
+                                       "size",    "arch",       "kernel",
+                                       "version", "description"};
 const std::set<std::string> kernel_keys{"name", "url",     "sha256",     "size",
                                         "arch", "version", "description"};
 
@@ -90,8 +91,9 @@ caf::expected<catalog_entry> parse_entry(const json& e, const std::string& kind,
   if (!e.contains("size"))
     return bad(source, label + ": size is missing");
   if (!e["size"].is_number_unsigned() || e["size"].get<std::uint64_t>() == 0)
-    return bad(source, label + ": size must be the bundle's size in bytes (a "
-                               "positive integer)");
+    return bad(source, label
+                           + ": size must be the bundle's size in bytes (a "
+                             "positive integer)");
   out.size = e["size"].get<std::uint64_t>();
   if (out.arch != "amd64" && out.arch != "arm64")
     return bad(source,
@@ -127,8 +129,8 @@ parse_catalog(std::string_view text, const std::string& source) {
                            root["version"].dump()));
   std::vector<catalog_entry> out;
   std::set<std::tuple<std::string, std::string, std::string>> seen;
-  for (auto [key, kind] : {std::pair{"images", "image"},
-                           std::pair{"kernels", "kernel"}}) {
+  for (auto [key, kind] :
+       {std::pair{"images", "image"}, std::pair{"kernels", "kernel"}}) {
     if (!root.contains(key))
       continue;
     if (!root[key].is_array())
@@ -153,8 +155,8 @@ std::string default_catalog_path() {
   if (ec)
     return {};
   return (exe.parent_path() / ".." / "share" / "banger" / "catalog.json")
-    .lexically_normal()
-    .string();
+      .lexically_normal()
+      .string();
 }
 
 caf::expected<std::vector<catalog_entry>>
@@ -166,7 +168,7 @@ load_catalogs(const std::vector<std::string>& sources,
   all.insert(all.end(), sources.begin(), sources.end());
   // (kind, name) -> entries of the last catalog naming it.
   std::map<std::pair<std::string, std::string>, std::vector<catalog_entry>>
-    merged;
+      merged;
   for (std::size_t i = 0; i < all.size(); ++i) {
     bool builtin = i == 0 && !opts.builtin.empty();
     auto text = read_catalog_source(all[i], opts);
@@ -179,7 +181,7 @@ load_catalogs(const std::vector<std::string>& sources,
     if (!entries)
       return entries.error();
     std::map<std::pair<std::string, std::string>, std::vector<catalog_entry>>
-      mine;
+        mine;
     for (auto& e : *entries)
       mine[{e.kind, e.name}].push_back(std::move(e));
     for (auto& [key, list] : mine)
@@ -195,10 +197,9 @@ load_catalogs(const std::vector<std::string>& sources,
   return out;
 }
 
-std::optional<catalog_entry> find_entry(const std::vector<catalog_entry>& entries,
-                                        std::string_view kind,
-                                        std::string_view name,
-                                        std::string_view arch) {
+std::optional<catalog_entry>
+find_entry(const std::vector<catalog_entry>& entries, std::string_view kind,
+           std::string_view name, std::string_view arch) {
   for (auto& e : entries)
     if (e.kind == kind && e.name == name && (arch.empty() || e.arch == arch))
       return e;

@@ -74,10 +74,9 @@ load_catalogs(const std::vector<std::string>& sources,
               const catalog_load_options& opts = {});
 
 /// The entry of that kind and name for `arch` ("" matches any arch).
-std::optional<catalog_entry> find_entry(const std::vector<catalog_entry>& entries,
-                                        std::string_view kind,
-                                        std::string_view name,
-                                        std::string_view arch);
+std::optional<catalog_entry>
+find_entry(const std::vector<catalog_entry>& entries, std::string_view kind,
+           std::string_view name, std::string_view arch);
 
 /// "amd64" on x86-64, "arm64" on aarch64: the arch catalogs name.
 std::string host_arch();

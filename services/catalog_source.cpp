@@ -89,8 +89,8 @@ std::optional<std::string> file_url_path(std::string_view url) {
     if (path[i] == '%' && i + 2 < path.size()
         && std::isxdigit(static_cast<unsigned char>(path[i + 1]))
         && std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string{path.substr(i + 1, 2)},
-                                         nullptr, 16));
+      out += static_cast<char>(
+          std::stoi(std::string{path.substr(i + 1, 2)}, nullptr, 16));
       i += 2;
     } else if (path[i] == '?' || path[i] == '#') {
       break;
@@ -147,8 +147,8 @@ caf::expected<std::string> resolve_catalog_url(const std::string& source,
   if (source_scheme == "file") {
     auto p = file_url_path(source);
     if (!p)
-      return fail(fmt::format("the catalog URL {} is not a local file URL",
-                              source));
+      return fail(
+          fmt::format("the catalog URL {} is not a local file URL", source));
     catalog_path = *p;
   } else if (!source_scheme.empty()) {
     return fail(fmt::format("the catalog location {} has an unsupported "
@@ -162,8 +162,9 @@ caf::expected<std::string> resolve_catalog_url(const std::string& source,
   return (catalog_path.parent_path() / url).lexically_normal().string();
 }
 
-caf::expected<std::string> read_catalog_source(const std::string& source,
-                                               const catalog_load_options& opts) {
+caf::expected<std::string>
+read_catalog_source(const std::string& source,
+                    const catalog_load_options& opts) {
   auto scheme = scheme_of(source);
   if (is_http(scheme)) {
     http_options o;
@@ -173,30 +174,33 @@ caf::expected<std::string> read_catalog_source(const std::string& source,
     auto r = http_get(source, {}, max_catalog_bytes, o);
     auto status = r.answer.status;
     switch (r.outcome) {
-      case http_outcome::cancelled:
-        return make_error(ec::cancelled,
-                          fmt::format("loading catalog {} was cancelled", source));
-      case http_outcome::too_big:
-        return make_error(ec::invalid_argument,
-                          fmt::format("catalog {} is larger than {} bytes; is "
-                                      "the URL right?",
-                                      source, max_catalog_bytes));
-      case http_outcome::unreachable:
-      case http_outcome::cut_off:
-        return make_error(ec::unavailable,
-                          fmt::format("cannot fetch catalog {} ({}); check the "
-                                      "URL in [catalog] sources and the network",
-                                      source, r.error));
-      case http_outcome::bad_redirect:
-        return make_error(ec::protocol, fmt::format("fetching catalog {}: {}",
-                                                    source, r.error));
-      case http_outcome::done: break;
+    case http_outcome::cancelled:
+      return make_error(
+          ec::cancelled,
+          fmt::format("loading catalog {} was cancelled", source));
+    case http_outcome::too_big:
+      return make_error(ec::invalid_argument,
+                        fmt::format("catalog {} is larger than {} bytes; is "
+                                    "the URL right?",
+                                    source, max_catalog_bytes));
+    case http_outcome::unreachable:
+    case http_outcome::cut_off:
+      return make_error(ec::unavailable,
+                        fmt::format("cannot fetch catalog {} ({}); check the "
+                                    "URL in [catalog] sources and the network",
+                                    source, r.error));
+    case http_outcome::bad_redirect:
+      return make_error(ec::protocol, fmt::format("fetching catalog {}: {}",
+                                                  source, r.error));
+    case http_outcome::done:
+      break;
     }
     if (status == 404 || status == 410)
-      return make_error(ec::not_found,
-                        fmt::format("catalog {} does not exist (HTTP {}); check "
-                                    "the URL in [catalog] sources",
-                                    source, status));
+      return make_error(
+          ec::not_found,
+          fmt::format("catalog {} does not exist (HTTP {}); check "
+                      "the URL in [catalog] sources",
+                      source, status));
     if (status != 200)
       return make_error(ec::unavailable,
                         fmt::format("catalog {} answered HTTP {} ({}); try "
@@ -229,9 +233,13 @@ caf::expected<std::string> read_catalog_source(const std::string& source,
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     auto err = errno;
-    return make_error(err == ENOENT ? ec::not_found : ec::unavailable,
-                      fmt::format("cannot read catalog {}: {}", source,
-                                  std::strerror(err)));
+    if (err == ENOENT)
+      return make_error(ec::not_found,
+                        fmt::format("catalog {} does not exist; fix or remove "
+                                    "it in [catalog] sources (config.toml)",
+                                    source));
+    return make_error(ec::unavailable, fmt::format("cannot read catalog {}: {}",
+                                                   source, std::strerror(err)));
   }
   std::string text(max_catalog_bytes + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));

@@ -14,8 +14,9 @@ namespace banger {
 /// The catalog's text. Missing (no file, HTTP 404/410): ec::not_found;
 /// unreachable or failing server: ec::unavailable; more than 4 MiB, a
 /// directory, an unsupported scheme: ec::invalid_argument; ec::cancelled.
-caf::expected<std::string> read_catalog_source(const std::string& source,
-                                               const catalog_load_options& opts);
+caf::expected<std::string>
+read_catalog_source(const std::string& source,
+                    const catalog_load_options& opts);
 
 /// `url` as written in the catalog at `source`, made absolute: URLs with a
 /// scheme are kept (http, https, file; file only in local catalogs);

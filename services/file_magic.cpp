@@ -23,7 +23,7 @@ bool is_ext_fs(const std::string& path) {
 }
 
 bool is_elf(const std::string& path) {
-  return has_bytes_at(path, 0, "\x7f" "ELF", 4);
+  return has_bytes_at(path, 0, "\177ELF", 4);
 }
 
 bool is_bzimage(const std::string& path) {

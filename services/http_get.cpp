@@ -22,6 +22,30 @@ bool cancelled(const http_options& opts) {
   return opts.cancel != nullptr && opts.cancel->load();
 }
 
+// httplib's names ("Connection", "Read") as words for error messages.
+std::string describe(httplib::Error err) {
+  switch (err) {
+  case httplib::Error::Connection:
+    return "connection failed";
+  case httplib::Error::ConnectionTimeout:
+    return "connection timed out";
+  case httplib::Error::Read:
+    return "read failed or timed out";
+  case httplib::Error::Write:
+    return "write failed";
+  case httplib::Error::SSLConnection:
+    return "TLS handshake failed";
+  case httplib::Error::SSLLoadingCerts:
+    return "cannot load CA certificates";
+  case httplib::Error::SSLServerVerification:
+    return "the server's TLS certificate is not trusted";
+  case httplib::Error::Canceled:
+    return "cancelled";
+  default:
+    return httplib::to_string(err);
+  }
+}
+
 } // namespace
 
 std::optional<url_parts> split_url(std::string_view url) {
@@ -104,7 +128,7 @@ http_result http_get_once(const std::string& origin, const std::string& target,
     out.outcome = http_outcome::too_big;
   } else if (!res) {
     auto err = res.error();
-    out.error = httplib::to_string(err);
+    out.error = describe(err);
     if (err == httplib::Error::Canceled && a.status == 200 && sink)
       out.outcome = http_outcome::done; // the sink refused and knows why
     else if (a.status != 0)

@@ -91,18 +91,20 @@ caf::expected<metadata> read_metadata(const fs::path& dir) {
       if (!j.contains(key) || j[key].is_null())
         continue;
       if (!j[key].is_string())
-        return make_error(ec::invalid_argument,
-                          fmt::format("{}: \"{}\" must be a string", m.file, key));
+        return make_error(
+            ec::invalid_argument,
+            fmt::format("{}: \"{}\" must be a string", m.file, key));
       out = j[key].get<std::string>();
       if (!out.empty())
         return {};
     }
     return {};
   };
-  for (auto ok : {pick({"vmlinux", "vmlinuz", "kernel", "kernel_path"}, m.kernel),
-                  pick({"initrd", "initramfs", "initrd_path"}, m.initrd),
-                  pick({"modules", "modules_dir"}, m.modules),
-                  pick({"version", "kernel_version"}, m.version)})
+  for (auto ok :
+       {pick({"vmlinux", "vmlinuz", "kernel", "kernel_path"}, m.kernel),
+        pick({"initrd", "initramfs", "initrd_path"}, m.initrd),
+        pick({"modules", "modules_dir"}, m.modules),
+        pick({"version", "kernel_version"}, m.version)})
     if (!ok)
       return ok.error();
   return m;
@@ -115,8 +117,8 @@ caf::expected<kernel_files> discover_kernel_files(const std::string& dir_text) {
   if (!is_dir(dir))
     return make_error(ec::invalid_argument,
                       "kernel directory " + dir_text
-                        + " is not a directory; pass --from DIR holding "
-                          "vmlinux (and initrd.img)");
+                          + " is not a directory; pass --from DIR holding "
+                            "vmlinux (and initrd.img)");
   auto meta = read_metadata(dir);
   if (!meta)
     return meta.error();
@@ -166,15 +168,15 @@ caf::expected<kernel_files> discover_kernel_files(const std::string& dir_text) {
   }
   if (out.kernel.empty())
     return make_error(
-      ec::not_found,
-      fmt::format("kernel directory {} has no kernel: looked for vmlinux, "
-                  "boot/vmlinux-*, vmlinuz and boot/vmlinuz-* (an ELF, bzImage "
-                  "or arm64 Image){}; pass the directory scripts/build-kernel.sh "
-                  "wrote, or a tree with boot/vmlinuz-<version>",
-                  dir_text,
-                  meta->file.empty()
-                    ? " and metadata.json/manifest.json naming one"
-                    : ", as " + meta->file + " names none"));
+        ec::not_found,
+        fmt::format(
+            "kernel directory {} has no kernel: looked for vmlinux, "
+            "boot/vmlinux-*, vmlinuz and boot/vmlinuz-* (an ELF, bzImage "
+            "or arm64 Image){}; pass the directory scripts/build-kernel.sh "
+            "wrote, or a tree with boot/vmlinuz-<version>",
+            dir_text,
+            meta->file.empty() ? " and metadata.json/manifest.json naming one"
+                               : ", as " + meta->file + " names none"));
   out.kernel_is_elf = is_elf(out.kernel);
 
   if (!meta->initrd.empty()) {

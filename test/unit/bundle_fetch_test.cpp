@@ -34,8 +34,8 @@ std::string read_all(const std::string& path) {
 std::size_t entries_in(const std::string& dir) {
   std::size_t n = 0;
   std::error_code ec;
-  for (auto it = fs::directory_iterator(dir, ec); it != fs::directory_iterator();
-       ++it)
+  for (auto it = fs::directory_iterator(dir, ec);
+       it != fs::directory_iterator(); ++it)
     ++n;
   return n;
 }
@@ -51,9 +51,10 @@ protected:
     for (int i = 0; i < 300000; ++i)
       body += static_cast<char>('a' + i % 23);
     work = tmp.path() + "/work";
-    server.srv.Get("/b/good.tar.zst", [this](const auto&, httplib::Response& r) {
-      r.set_content(body, "application/octet-stream");
-    });
+    server.srv.Get("/b/good.tar.zst",
+                   [this](const auto&, httplib::Response& r) {
+                     r.set_content(body, "application/octet-stream");
+                   });
     server.srv.Get("/moved", [](const auto&, httplib::Response& r) {
       r.set_redirect("/b/good.tar.zst");
     });
@@ -61,13 +62,13 @@ protected:
     server.srv.Get("/b/cut.tar.zst", [this](const auto&, httplib::Response& r) {
       auto half = body.substr(0, body.size() / 2);
       r.set_content_provider(
-        body.size(), "application/octet-stream",
-        [half](std::size_t offset, std::size_t, httplib::DataSink& sink) {
-          if (offset >= half.size())
-            return false;
-          sink.write(half.data() + offset, half.size() - offset);
-          return true;
-        });
+          body.size(), "application/octet-stream",
+          [half](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+            if (offset >= half.size())
+              return false;
+            sink.write(half.data() + offset, half.size() - offset);
+            return true;
+          });
     });
     server.start();
   }
@@ -201,12 +202,13 @@ TEST_F(BundleFetch, FullDiskIsNamedAndLeavesNothing) {
     auto got = fetch_bundle(e, o);
     if (got)
       return std::string{"fetch succeeded"};
-    return error_message(got.error()) + "|left="
-           + std::to_string(entries_in(work));
+    return error_message(got.error())
+           + "|left=" + std::to_string(entries_in(work));
   });
   if (!r.skipped.empty())
     GTEST_SKIP() << r.skipped;
-  EXPECT_NE(r.text.find("No space left on device"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("No space left on device"), std::string::npos)
+      << r.text;
   EXPECT_NE(r.text.find("free some space"), std::string::npos) << r.text;
   EXPECT_NE(r.text.find("|left=0"), std::string::npos) << r.text;
 }

@@ -41,12 +41,13 @@ inline std::string ext4_bytes(std::size_t size = 4096) {
 }
 
 inline std::string elf_bytes() {
-  return std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(100, 'k');
+  return std::string("\177ELF\x02\x01\x01", 7) + std::string(100, 'k');
 }
 
 enum class tar_filter { none, gzip, zstd };
 
-inline void write_tar(const std::string& path, const std::vector<tar_item>& items,
+inline void write_tar(const std::string& path,
+                      const std::vector<tar_item>& items,
                       tar_filter filter = tar_filter::zstd) {
   auto* a = archive_write_new();
   archive_write_set_format_pax(a);
@@ -68,7 +69,7 @@ inline void write_tar(const std::string& path, const std::vector<tar_item>& item
       archive_entry_set_filetype(e, t.type);
       archive_entry_set_perm(e, t.type == AE_IFDIR ? 0755 : 0644);
       archive_entry_set_size(
-        e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
+          e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
       if (t.sparse_size > 0) {
         archive_entry_set_size(e, t.sparse_size);
         archive_entry_sparse_add_entry(e, 0,
@@ -81,7 +82,8 @@ inline void write_tar(const std::string& path, const std::vector<tar_item>& item
         archive_entry_set_rdevminor(e, 3);
       }
     }
-    ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK) << archive_error_string(a);
+    ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK)
+        << archive_error_string(a);
     if (t.sparse_size > 0) {
       // libarchive takes the logical file and leaves out the holes itself.
       std::string logical(static_cast<std::size_t>(t.sparse_size), '\0');

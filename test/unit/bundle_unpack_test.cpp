@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 using namespace banger::test;
 
 const std::string image_manifest =
-  R"({"kind":"image","name":"deb","arch":"amd64","kernel":"generic","version":"12","distro":"debian"})";
+    R"({"kind":"image","name":"deb","arch":"amd64","kernel":"generic","version":"12","distro":"debian"})";
 const std::string kernel_manifest =
-  R"({"kind":"kernel","name":"generic","arch":"amd64","version":"6.1.0"})";
+    R"({"kind":"kernel","name":"generic","arch":"amd64","version":"6.1.0"})";
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -61,7 +61,7 @@ protected:
     ASSERT_FALSE(r) << "accepted a bundle that should fail with: " << why;
     EXPECT_EQ(error_code(r.error()), ec::invalid_argument);
     EXPECT_NE(error_message(r.error()).find(why), std::string::npos)
-      << error_message(r.error());
+        << error_message(r.error());
     EXPECT_FALSE(fs::exists(dest)) << "left " << dest << " behind";
   }
 
@@ -70,7 +70,8 @@ private:
 };
 
 std::vector<tar_item> good_image() {
-  return {reg("manifest.json", image_manifest), reg("rootfs.ext4", ext4_bytes()),
+  return {reg("manifest.json", image_manifest),
+          reg("rootfs.ext4", ext4_bytes()),
           reg("work-seed.ext4", ext4_bytes())};
 }
 
@@ -117,10 +118,10 @@ TEST_F(BundleUnpack, KernelBundleGzipWithModules) {
 TEST_F(BundleUnpack, UncompressedKernelWithBzImageOnly) {
   std::string bz(1024, 'z');
   bz.replace(0x202, 4, "HdrS");
-  auto r = unpack_bundle(tar({reg("manifest.json", kernel_manifest),
-                              reg("vmlinuz", bz)},
-                             tar_filter::none),
-                         dest, "kernel");
+  auto r = unpack_bundle(
+      tar({reg("manifest.json", kernel_manifest), reg("vmlinuz", bz)},
+          tar_filter::none),
+      dest, "kernel");
   ASSERT_TRUE(r) << error_message(r.error());
   EXPECT_EQ(r->kernel_image, dest + "/vmlinuz");
   EXPECT_FALSE(r->kernel_is_elf);
@@ -139,14 +140,18 @@ TEST_F(BundleUnpack, UnsafeEntriesAreRefused) {
                  "contains '..'");
   expect_refused(with(good_image(), reg("/etc/evil", "x")), "image",
                  "is an absolute path");
-  expect_refused(with(good_kernel(), symlink_item("modules/6.1.0/esc", "../../x")),
-                 "kernel", "leaving modules/");
-  expect_refused(with(good_kernel(), symlink_item("modules/abs", "/etc/passwd")),
-                 "kernel", "absolute path");
-  expect_refused(with(good_kernel(), symlink_item("modules/zig", "6.1.0/../../x")),
-                 "kernel", "climbs after descending");
-  expect_refused(with(good_image(), symlink_item("rootfs2.ext4", "rootfs.ext4")),
-                 "image", "is not part of an image bundle");
+  expect_refused(
+      with(good_kernel(), symlink_item("modules/6.1.0/esc", "../../x")),
+      "kernel", "leaving modules/");
+  expect_refused(
+      with(good_kernel(), symlink_item("modules/abs", "/etc/passwd")), "kernel",
+      "absolute path");
+  expect_refused(
+      with(good_kernel(), symlink_item("modules/zig", "6.1.0/../../x")),
+      "kernel", "climbs after descending");
+  expect_refused(
+      with(good_image(), symlink_item("rootfs2.ext4", "rootfs.ext4")), "image",
+      "is not part of an image bundle");
   expect_refused({reg("manifest.json", image_manifest),
                   symlink_item("rootfs.ext4", "/dev/sda")},
                  "image", "must be a regular file, not a symlink");
@@ -175,19 +180,20 @@ TEST_F(BundleUnpack, IncompleteOrWrongBundlesAreRefused) {
                  "rootfs.ext4 is missing");
   expect_refused({reg("rootfs.ext4", ext4_bytes())}, "image",
                  "manifest.json is missing");
-  expect_refused({reg("manifest.json", image_manifest),
-                  reg("rootfs.ext4", "not ext4")},
-                 "image", "not an ext2/3/4 filesystem");
+  expect_refused(
+      {reg("manifest.json", image_manifest), reg("rootfs.ext4", "not ext4")},
+      "image", "not an ext2/3/4 filesystem");
   expect_refused(good_image(), "kernel", "is not part of a kernel bundle");
-  expect_refused({reg("manifest.json", image_manifest), reg("vmlinux", elf_bytes())},
-                 "kernel", "manifest.json says it holds image");
+  expect_refused(
+      {reg("manifest.json", image_manifest), reg("vmlinux", elf_bytes())},
+      "kernel", "manifest.json says it holds image");
   expect_refused({reg("manifest.json", kernel_manifest), reg("vmlinux", "MZ")},
                  "kernel", "vmlinux is not an ELF");
   expect_refused({reg("manifest.json", kernel_manifest)}, "kernel",
                  "neither vmlinux nor vmlinuz");
-  expect_refused({reg("manifest.json", "{\"kind\":3}"),
-                  reg("rootfs.ext4", ext4_bytes())},
-                 "image", "\"kind\" must be a string");
+  expect_refused(
+      {reg("manifest.json", "{\"kind\":3}"), reg("rootfs.ext4", ext4_bytes())},
+      "image", "\"kind\" must be a string");
 }
 
 TEST_F(BundleUnpack, NotATarIsRefused) {
@@ -230,12 +236,12 @@ TEST_F(BundleUnpack, BigRootfsStaysSparse) {
     if (sparse_map) {
       rootfs.sparse_size = size;
     } else {
-      rootfs.data = head + std::string(size - head.size() - tail.size(), '\0')
-                    + tail;
+      rootfs.data =
+          head + std::string(size - head.size() - tail.size(), '\0') + tail;
     }
     auto r = unpack({reg("manifest.json", image_manifest), rootfs});
     ASSERT_TRUE(r) << error_message(r.error());
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(r->rootfs.c_str(), &st), 0);
     EXPECT_EQ(st.st_size, size);
     EXPECT_LT(st.st_blocks * 512, 1 << 20) << "sparse_map=" << sparse_map;
@@ -269,12 +275,13 @@ TEST_F(BundleUnpack, FullDiskIsNamedAndLeavesNothing) {
     auto got = unpack_bundle(archive, target, "image");
     if (got)
       return std::string{"unpack succeeded"};
-    return error_message(got.error()) + "|exists="
-           + std::to_string(fs::exists(target));
+    return error_message(got.error())
+           + "|exists=" + std::to_string(fs::exists(target));
   });
   if (!r.skipped.empty())
     GTEST_SKIP() << r.skipped;
-  EXPECT_NE(r.text.find("No space left on device"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("No space left on device"), std::string::npos)
+      << r.text;
   EXPECT_NE(r.text.find("|exists=0"), std::string::npos) << r.text;
 }
 

@@ -24,11 +24,12 @@ const std::string sha_b(64, 'b');
 std::string entry(const std::string& name, const std::string& extra = "",
                   const std::string& arch = "amd64") {
   return R"({"name":")" + name + R"(","url":"https://h.example/)" + name
-         + R"(.tar.zst","sha256":")" + sha_a + R"(","size":123,"arch":")"
-         + arch + "\"" + extra + "}";
+         + R"(.tar.zst","sha256":")" + sha_a + R"(","size":123,"arch":")" + arch
+         + "\"" + extra + "}";
 }
 
-std::string catalog(const std::string& images, const std::string& kernels = "") {
+std::string catalog(const std::string& images,
+                    const std::string& kernels = "") {
   return R"({"version":1,"images":[)" + images + R"(],"kernels":[)" + kernels
          + "]}";
 }
@@ -39,9 +40,10 @@ void write(const std::string& path, const std::string& text) {
 
 TEST(Catalog, ParsesImagesAndKernels) {
   auto text = catalog(
-    entry("debian", R"(,"kernel":"generic","version":"12","description":"d")"),
-    R"({"name":"generic","url":"http://k.example/g.tar.zst","sha256":")"
-      + std::string(64, 'C') + R"(","size":9,"arch":"arm64"})");
+      entry("debian",
+            R"(,"kernel":"generic","version":"12","description":"d")"),
+      R"({"name":"generic","url":"http://k.example/g.tar.zst","sha256":")"
+          + std::string(64, 'C') + R"(","size":9,"arch":"arm64"})");
   auto r = parse_catalog(text, "/etc/banger/catalog.json");
   ASSERT_TRUE(r) << error_message(r.error());
   ASSERT_EQ(r->size(), 2u);
@@ -70,39 +72,49 @@ struct bad_case {
 
 TEST(Catalog, RefusesMalformedCatalogsNamingSourceAndEntry) {
   std::vector<bad_case> cases{
-    {"bad sha256", catalog(entry("deb", "").replace(
-                               entry("deb").find(sha_a), 64, "xyz")),
-     {"image entry 1 (\"deb\")", "sha256 \"xyz\""}},
-    {"missing url",
-     catalog(R"({"name":"deb","sha256":")" + sha_a
-             + R"(","size":1,"arch":"amd64"})"),
-     {"image entry 1 (\"deb\")", "url is missing"}},
-    {"bad name", catalog(entry("Deb_1")), {"invalid image name \"Deb_1\""}},
-    {"duplicate", catalog(entry("deb") + "," + entry("deb")),
-     {"image \"deb\" for amd64 is listed twice"}},
-    {"unknown version", R"({"version":2,"images":[]})",
-     {"version 2 is not supported"}},
-    {"no version", R"({"images":[]})", {"\"version\" is missing"}},
-    {"unknown key", catalog(entry("deb", R"(,"sha265":"x")")),
-     {"unknown key \"sha265\""}},
-    {"kernel key on a kernel", catalog("", entry("k", R"(,"kernel":"x")")),
-     {"kernel entry 1 (\"k\")", "unknown key \"kernel\""}},
-    {"bad arch", catalog(entry("deb", "", "x86_64")),
-     {"arch \"x86_64\" must be"}},
-    {"zero size", catalog(entry("deb").replace(entry("deb").find("123"), 3, "0")),
-     {"size must be"}},
-    {"negative size",
-     catalog(entry("deb").replace(entry("deb").find("123"), 3, "-4")),
-     {"size must be"}},
-    {"bad kernel ref", catalog(entry("deb", R"(,"kernel":"A B")")),
-     {"kernel: invalid kernel name"}},
-    {"not json", "{\"version\":1,", {"not valid JSON"}},
-    {"images not array", R"({"version":1,"images":{}})", {"must be an array"}},
-    {"unknown top key", R"({"version":1,"image":[]})",
-     {"unknown top-level key \"image\""}},
-    {"ftp url",
-     catalog(entry("deb").replace(entry("deb").find("https"), 5, "ftp")),
-     {"scheme \"ftp\" is not supported"}},
+      {"bad sha256",
+       catalog(entry("deb", "").replace(entry("deb").find(sha_a), 64, "xyz")),
+       {"image entry 1 (\"deb\")", "sha256 \"xyz\""}},
+      {"missing url",
+       catalog(R"({"name":"deb","sha256":")" + sha_a
+               + R"(","size":1,"arch":"amd64"})"),
+       {"image entry 1 (\"deb\")", "url is missing"}},
+      {"bad name", catalog(entry("Deb_1")), {"invalid image name \"Deb_1\""}},
+      {"duplicate",
+       catalog(entry("deb") + "," + entry("deb")),
+       {"image \"deb\" for amd64 is listed twice"}},
+      {"unknown version",
+       R"({"version":2,"images":[]})",
+       {"version 2 is not supported"}},
+      {"no version", R"({"images":[]})", {"\"version\" is missing"}},
+      {"unknown key",
+       catalog(entry("deb", R"(,"sha265":"x")")),
+       {"unknown key \"sha265\""}},
+      {"kernel key on a kernel",
+       catalog("", entry("k", R"(,"kernel":"x")")),
+       {"kernel entry 1 (\"k\")", "unknown key \"kernel\""}},
+      {"bad arch",
+       catalog(entry("deb", "", "x86_64")),
+       {"arch \"x86_64\" must be"}},
+      {"zero size",
+       catalog(entry("deb").replace(entry("deb").find("123"), 3, "0")),
+       {"size must be"}},
+      {"negative size",
+       catalog(entry("deb").replace(entry("deb").find("123"), 3, "-4")),
+       {"size must be"}},
+      {"bad kernel ref",
+       catalog(entry("deb", R"(,"kernel":"A B")")),
+       {"kernel: invalid kernel name"}},
+      {"not json", "{\"version\":1,", {"not valid JSON"}},
+      {"images not array",
+       R"({"version":1,"images":{}})",
+       {"must be an array"}},
+      {"unknown top key",
+       R"({"version":1,"image":[]})",
+       {"unknown top-level key \"image\""}},
+      {"ftp url",
+       catalog(entry("deb").replace(entry("deb").find("https"), 5, "ftp")),
+       {"scheme \"ftp\" is not supported"}},
   };
   for (auto& c : cases) {
     auto r = parse_catalog(c.text, "/srv/cat.json");
@@ -110,15 +122,15 @@ TEST(Catalog, RefusesMalformedCatalogsNamingSourceAndEntry) {
     EXPECT_EQ(error_code(r.error()), ec::invalid_argument) << c.what;
     auto msg = error_message(r.error());
     EXPECT_NE(msg.find("catalog /srv/cat.json"), std::string::npos)
-      << c.what << ": " << msg;
+        << c.what << ": " << msg;
     for (auto& e : c.expect)
       EXPECT_NE(msg.find(e), std::string::npos) << c.what << ": " << msg;
   }
 }
 
 TEST(Catalog, SameNameForTwoArchesIsFine) {
-  auto r = parse_catalog(catalog(entry("deb") + "," + entry("deb", "", "arm64")),
-                         "/c.json");
+  auto r = parse_catalog(
+      catalog(entry("deb") + "," + entry("deb", "", "arm64")), "/c.json");
   ASSERT_TRUE(r) << error_message(r.error());
   EXPECT_EQ(r->size(), 2u);
   auto arm = find_entry(*r, "image", "deb", "arm64");
@@ -175,8 +187,8 @@ TEST(Catalog, FileUrls) {
 
 TEST(Catalog, DefaultPathIsNextToTheProgram) {
   auto exe = fs::read_symlink("/proc/self/exe");
-  auto expect = (exe.parent_path().parent_path() / "share" / "banger"
-                 / "catalog.json");
+  auto expect =
+      (exe.parent_path().parent_path() / "share" / "banger" / "catalog.json");
   EXPECT_EQ(default_catalog_path(), expect.string());
 }
 
@@ -184,10 +196,9 @@ TEST(Catalog, LaterSourcesOverrideByKindAndName) {
   temp_dir tmp;
   auto builtin = tmp.path() + "/builtin.json";
   auto mine = tmp.path() + "/mine.json";
-  write(builtin,
-        catalog(entry("deb") + "," + entry("deb", "", "arm64") + ","
-                  + entry("alpine"),
-                entry("generic")));
+  write(builtin, catalog(entry("deb") + "," + entry("deb", "", "arm64") + ","
+                             + entry("alpine"),
+                         entry("generic")));
   write(mine, catalog(entry("deb", R"(,"version":"mine")")));
   catalog_load_options o;
   o.builtin = builtin;

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using test::temp_dir;
 
 std::string elf() {
-  return std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(64, 'e');
+  return std::string("\177ELF\x02\x01\x01", 7) + std::string(64, 'e');
 }
 
 std::string bzimage() {
