@@ -14,6 +14,7 @@
 
 #include "services/error.hpp"
 #include "services/http_get.hpp"
+#include "services/names.hpp"
 #include "services/sha256.hpp"
 #include "services/unique_fd.hpp"
 
@@ -144,6 +145,11 @@ caf::expected<std::string> fetch_bundle(const catalog_entry& entry,
   if (entry.size == 0 || !is_sha256_hex(entry.sha256))
     return make_error(ec::invalid_argument,
                       what + ": the catalog entry has no size or sha256");
+  // The name becomes part of a file name below.
+  if ((entry.kind != "image" && entry.kind != "kernel")
+      || !validate_object_name(entry.kind, entry.name).empty())
+    return make_error(ec::invalid_argument,
+                      what + ": the entry's kind or name is not valid");
   std::error_code fec;
   fs::create_directories(opts.work_dir, fec);
   if (fec)

@@ -213,12 +213,19 @@ TEST_F(BundleFetch, FullDiskIsNamedAndLeavesNothing) {
   EXPECT_NE(r.text.find("|left=0"), std::string::npos) << r.text;
 }
 
-TEST_F(BundleFetch, EntryWithoutChecksumIsRefused) {
+TEST_F(BundleFetch, EntryWithoutChecksumOrWithABadNameIsRefused) {
   auto e = entry(server.origin() + "/b/good.tar.zst");
   e.sha256.clear();
   auto r = fetch(e);
   ASSERT_FALSE(r);
   EXPECT_EQ(error_code(r.error()), ec::invalid_argument);
+  // A hand-made entry whose name would escape work_dir.
+  e = entry(server.origin() + "/b/good.tar.zst");
+  e.name = "../escape";
+  r = fetch(e);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::invalid_argument);
+  EXPECT_FALSE(fs::exists(tmp.path() + "/escape"));
 }
 
 } // namespace
