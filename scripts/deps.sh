@@ -24,6 +24,9 @@ packages=(
   docker-registry skopeo
   # OCI pulls over https
   libcpp-httplib-dev libssl-dev
+  # catalog bundles (scripts/make-bundle.sh): GNU tar --sparse, zstd, python3
+  # for the JSON
+  tar zstd python3
 )
 
 missing=()

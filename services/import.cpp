@@ -3,8 +3,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "services/error.hpp"
+#include "services/file_magic.hpp"
+#include "services/kernel_discovery.hpp"
 #include "services/process.hpp"
 #include "services/timefmt.hpp"
 
@@ -13,24 +17,6 @@ namespace banger {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has_bytes_at(const std::string& path, std::streamoff offset,
-                  const char* magic, std::size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(offset);
-  std::string buf(n, '\0');
-  return in.read(buf.data(), static_cast<std::streamsize>(n))
-         && std::memcmp(buf.data(), magic, n) == 0;
-}
-
-bool is_ext_fs(const std::string& path) {
-  // The ext2/3/4 superblock starts at 1024; its magic 0xEF53 sits at +56.
-  return has_bytes_at(path, 1024 + 56, "\x53\xEF", 2);
-}
-
-bool is_elf(const std::string& path) {
-  return has_bytes_at(path, 0, "\x7f" "ELF", 4);
-}
 
 caf::error not_a_file(const std::string& what, const std::string& path,
                       const std::string& hint) {
@@ -45,6 +31,38 @@ caf::expected<void> copy_sparse(const std::string& from,
   if (r->exit_code != 0)
     return make_error(ec::unavailable,
                       "cannot copy " + from + " to " + to + ": " + r->err);
+  return {};
+}
+
+/// Copies a modules tree (files, directories, symlinks as links). Links
+/// that point outside it (lib/modules/<ver>/build -> /usr/src/...) are
+/// dropped: they are dangling on other hosts and bundles refuse them.
+caf::expected<void> copy_modules(const std::string& from,
+                                 const std::string& to) {
+  std::error_code ec;
+  fs::copy(from, to,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec)
+    return make_error(ec::unavailable, "cannot copy the modules " + from
+                                         + " to " + to + ": " + ec.message());
+  auto root = fs::path{to}.lexically_normal();
+  std::vector<fs::path> escaping;
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_symlink(ec))
+      continue;
+    auto target = fs::read_symlink(it->path(), ec);
+    auto resolved = (it->path().parent_path() / target).lexically_normal();
+    auto rel = resolved.lexically_relative(root);
+    if (target.is_absolute() || rel.empty() || *rel.begin() == "..")
+      escaping.push_back(it->path());
+  }
+  if (ec)
+    return make_error(ec::unavailable,
+                      "cannot list the modules copied to " + to + ": "
+                        + ec.message());
+  for (auto& p : escaping)
+    fs::remove(p, ec);
   return {};
 }
 
@@ -106,47 +124,45 @@ caf::expected<image_info> import_image(const std::string& images_dir,
 
 caf::expected<kernel_info> import_kernel(const std::string& kernels_dir,
                                          const kernel_import_request& req) {
-  std::error_code ec;
-  if (!fs::is_directory(req.from, ec))
-    return not_a_file("kernel directory", req.from,
-                      "is not a directory; pass --from DIR holding vmlinux "
-                      "and initrd.img");
-  auto vmlinux = req.from + "/vmlinux";
-  if (!fs::is_regular_file(vmlinux, ec) || !is_elf(vmlinux))
-    return not_a_file("kernel", vmlinux,
-                      "is missing or not an ELF vmlinux; extract it from a "
-                      "bzImage (scripts/build-kernel.sh does)");
-  std::string initrd;
-  for (auto name : {"initrd.img", "initrd", "initramfs.img"})
-    if (fs::is_regular_file(req.from + "/" + name, ec)) {
-      initrd = req.from + "/" + name;
-      break;
-    }
-  if (initrd.empty())
-    return not_a_file("kernel directory", req.from,
-                      "has no initrd.img; banger's guests need the "
-                      "initramfs with banger-init (scripts/build-kernel.sh)");
-  std::string version;
-  if (std::ifstream in(req.from + "/version"); in)
-    std::getline(in, version);
+  auto found = discover_kernel_files(req.from);
+  if (!found)
+    return found.error();
   auto staging = staging_dir(kernels_dir);
   if (!staging)
     return staging.error();
-  for (auto [from, to] : {std::pair{vmlinux, std::string("vmlinux")},
-                          std::pair{initrd, std::string("initrd.img")}}) {
-    if (auto r = copy_sparse(from, *staging + "/" + to); !r) {
-      fs::remove_all(*staging, ec);
-      return r.error();
-    }
+  auto fail = [&](caf::error err) {
+    std::error_code ec;
+    fs::remove_all(*staging, ec);
+    return err;
+  };
+  // The file keeps a name saying what it is: QEMU boots both.
+  auto kernel_name = found->kernel_is_elf ? "vmlinux" : "vmlinuz";
+  std::vector<std::pair<std::string, std::string>> files{
+    {found->kernel, kernel_name}};
+  if (!found->initrd.empty())
+    files.emplace_back(found->initrd, "initrd.img");
+  for (auto& [from, to] : files)
+    if (auto r = copy_sparse(from, *staging + "/" + to); !r)
+      return fail(r.error());
+  if (!found->modules.empty())
+    if (auto r = copy_modules(found->modules, *staging + "/modules"); !r)
+      return fail(r.error());
+  if (!found->version.empty()) {
+    std::ofstream out(*staging + "/version");
+    out << found->version << "\n";
+    if (!out.flush())
+      return fail(make_error(ec::unavailable,
+                             "cannot write " + *staging + "/version"));
   }
   auto final_dir = kernels_dir + "/" + req.name;
   if (auto r = publish(*staging, final_dir); !r)
     return r.error();
   kernel_info info;
   info.name = req.name;
-  info.vmlinux = final_dir + "/vmlinux";
-  info.initrd = final_dir + "/initrd.img";
-  info.version = version;
+  info.vmlinux = final_dir + "/" + kernel_name;
+  if (!found->initrd.empty())
+    info.initrd = final_dir + "/initrd.img";
+  info.version = found->version;
   return info;
 }
 

@@ -16,8 +16,11 @@ namespace banger {
 caf::expected<image_info> import_image(const std::string& images_dir,
                                        const image_import_request& req);
 
-/// Copies vmlinux (ELF), initrd and version from req.from to
-/// <kernels_dir>/<name>/.
+/// Finds the kernel in req.from (discover_kernel_files: banger's layout,
+/// metadata.json/manifest.json, boot/vmlinuz-*, lib/modules/*) and copies it
+/// to <kernels_dir>/<name>/: vmlinux (ELF) or vmlinuz, initrd.img if there is
+/// one, modules/ if there are any, version. kernel_info.vmlinux is the
+/// kernel file, whichever its name; initrd is "" without one.
 caf::expected<kernel_info> import_kernel(const std::string& kernels_dir,
                                          const kernel_import_request& req);
 

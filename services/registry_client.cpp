@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 
 #include "services/error.hpp"
+#include "services/http_get.hpp"
+#include "services/sha256.hpp"
 
 namespace banger {
 namespace fs = std::filesystem;
@@ -49,41 +51,9 @@ std::string trim(std::string_view s) {
   return std::string{s};
 }
 
-std::string to_hex(const unsigned char* p, unsigned n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (unsigned i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
-
-// Incremental sha256 over OpenSSL's EVP interface.
-class sha256 {
-public:
-  sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
-  }
-  void update(const char* p, std::size_t n) {
-    EVP_DigestUpdate(ctx_.get(), p, n);
-  }
-  std::string digest() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_DigestFinal_ex(ctx_.get(), md, &n);
-    return "sha256:" + to_hex(md, n);
-  }
-
-private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-};
-
+// Registry digests are "sha256:<hex>".
 std::string sha256_of(std::string_view data) {
-  sha256 h;
-  h.update(data.data(), data.size());
-  return h.digest();
+  return "sha256:" + sha256_hex(data);
 }
 
 std::optional<std::string> base64_decode(const std::string& in) {
@@ -110,31 +80,6 @@ std::string base64_encode(const std::string& in) {
                            reinterpret_cast<const unsigned char*>(in.data()),
                            static_cast<int>(in.size()));
   out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// "https://host:port/path?q" -> {"https://host:port", "/path?q"}.
-struct url_parts {
-  std::string origin;
-  std::string target;
-};
-
-std::optional<url_parts> split_url(const std::string& url) {
-  auto sep = url.find("://");
-  if (sep == std::string::npos)
-    return std::nullopt;
-  auto scheme = lower(url.substr(0, sep));
-  if (scheme != "http" && scheme != "https")
-    return std::nullopt;
-  auto path = url.find('/', sep + 3);
-  url_parts out;
-  out.origin =
-      scheme + "://"
-      + url.substr(sep + 3, path == std::string::npos ? std::string::npos
-                                                      : path - sep - 3);
-  out.target = path == std::string::npos ? "/" : url.substr(path);
-  if (out.origin.size() == scheme.size() + 3)
-    return std::nullopt;
   return out;
 }
 
@@ -188,12 +133,7 @@ struct session {
   }
 };
 
-// The outcome of one GET: status, headers, and the body unless it was streamed.
-struct answer {
-  int status = 0;
-  httplib::Headers headers;
-  std::string body;
-};
+using answer = http_answer;
 
 std::unique_ptr<httplib::Client> make_client(const session& s,
                                              const std::string& origin) {
@@ -206,65 +146,42 @@ std::unique_ptr<httplib::Client> make_client(const session& s,
   return cli;
 }
 
-using body_sink = std::function<bool(const char*, std::size_t)>;
-
 // GET origin+target once; a 200 body goes to `sink` (when given), any other
 // body is kept (bounded) for the error message.
 caf::expected<answer> get_once(session& s, const std::string& origin,
                                const std::string& target,
-                               const httplib::Headers& headers,
-                               const body_sink& sink, std::size_t limit) {
-  auto cli = make_client(s, origin);
-  answer out;
-  bool too_big = false;
-  auto res = cli->Get(
-      target, headers,
-      [&](const httplib::Response& r) {
-        out.status = r.status;
-        out.headers = r.headers;
-        return !s.cancelled();
-      },
-      [&](const char* data, std::size_t n) {
-        if (s.cancelled())
-          return false;
-        if (out.status == 200 && sink)
-          return sink(data, n);
-        if (out.body.size() + n > limit) {
-          too_big = true;
-          return false;
-        }
-        out.body.append(data, n);
-        return true;
-      });
-  if (s.cancelled())
-    return s.fail(ec::cancelled, "the pull was cancelled");
-  if (too_big)
-    return s.fail(ec::protocol,
-                  fmt::format("the answer to GET {}{} is larger than {} bytes",
-                              origin, target, limit));
-  if (!res) {
-    auto err = res.error();
-    if (err == httplib::Error::Canceled && out.status == 200 && sink)
-      return out; // the sink refused the data and says why
-    if (out.status != 0)
+                               const http_headers& headers,
+                               const http_sink& sink, std::size_t limit) {
+  http_options o;
+  o.connect_timeout = s.opts.connect_timeout;
+  o.read_timeout = s.opts.read_timeout;
+  o.cancel = s.opts.cancel;
+  auto r = http_get_once(origin, target, headers, sink, limit, o);
+  switch (r.outcome) {
+    case http_outcome::done:
+    case http_outcome::bad_redirect: // not produced by http_get_once
+      break;
+    case http_outcome::cancelled:
+      return s.fail(ec::cancelled, "the pull was cancelled");
+    case http_outcome::too_big:
+      return s.fail(ec::protocol,
+                    fmt::format("the answer to GET {}{} is larger than {} bytes",
+                                origin, target, limit));
+    case http_outcome::cut_off:
       return s.fail(ec::bad_state,
                     fmt::format("the answer to GET {}{} was cut off ({})",
-                                origin, target, httplib::to_string(err)));
-    return s.fail(ec::unavailable,
-                  fmt::format("cannot reach {} ({}); is the registry "
-                              "running and the address right?",
-                              origin, httplib::to_string(err)));
+                                origin, target, r.error));
+    case http_outcome::unreachable:
+      return s.fail(ec::unavailable,
+                    fmt::format("cannot reach {} ({}); is the registry "
+                                "running and the address right?",
+                                origin, r.error));
   }
-  out.status = res->status;
-  out.headers = res->headers;
-  return out;
+  return std::move(r.answer);
 }
 
 std::string header(const answer& a, const char* name) {
-  for (auto& [k, v] : a.headers)
-    if (lower(k) == lower(name))
-      return v;
-  return {};
+  return a.header(name);
 }
 
 // Answers a 401 challenge: fetches a bearer token or switches to Basic auth.
@@ -332,7 +249,7 @@ caf::error authenticate(session& s, const answer& a) {
 // GET a registry path with auth (one challenge answered) and redirects
 // (followed to other hosts without our Authorization header).
 caf::expected<answer> get(session& s, const std::string& target,
-                          httplib::Headers headers, const body_sink& sink,
+                          http_headers headers, const http_sink& sink,
                           std::size_t limit) {
   bool authed = false;
   std::string origin = s.origin;
@@ -340,7 +257,7 @@ caf::expected<answer> get(session& s, const std::string& target,
   for (int hops = 0;;) {
     auto h = headers;
     if (origin == s.origin && !s.authorization.empty())
-      h.emplace("Authorization", s.authorization);
+      h.emplace_back("Authorization", s.authorization);
     auto a = get_once(s, origin, where, h, sink, limit);
     if (!a)
       return a;
@@ -403,7 +320,7 @@ struct manifest_answer {
 caf::expected<manifest_answer> get_manifest(session& s,
                                             const std::string& reference,
                                             const std::string& expect_digest) {
-  httplib::Headers h{
+  http_headers h{
       {"Accept", fmt::format("{}, {}, {}, {}", mt_oci_index, mt_oci_manifest,
                              mt_docker_list, mt_docker_manifest)}};
   auto a =
@@ -509,13 +426,13 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
       && fs::file_size(final_path, fec) == total) {
     // Already there (an earlier pull): trust it only after re-hashing.
     std::ifstream in(final_path, std::ios::binary);
-    sha256 h;
+    sha256_hasher h;
     std::vector<char> buf(1 << 16);
     while (in) {
       in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
       h.update(buf.data(), static_cast<std::size_t>(in.gcount()));
     }
-    if (h.digest() == d.digest) {
+    if ("sha256:" + h.hex() == d.digest) {
       report(s, d, layer, layer_count, total);
       s.overall_done += total;
       return final_path.string();
@@ -527,7 +444,7 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
     return s.fail(ec::internal,
                   fmt::format("cannot create {}: {}", tmp.string(),
                               std::strerror(errno)));
-  sha256 h;
+  sha256_hasher h;
   std::uint64_t done = 0;
   int write_errno = 0;
   bool too_long = false;
@@ -578,7 +495,7 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
     return discard(
         s.fail(ec::bad_state, fmt::format("{} {} ended after {} of {} bytes",
                                           what, d.digest, done, total)));
-  auto got = h.digest();
+  auto got = "sha256:" + h.hex();
   if (got != d.digest)
     return discard(
         s.fail(ec::bad_state, fmt::format("{} has digest {}, expected {}: the "

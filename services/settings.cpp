@@ -66,6 +66,44 @@ caf::expected<void> only_keys(const std::string& path, const toml::table& t,
   return caf::unit;
 }
 
+// [catalog] sources: strings naming a path, file:// or http(s):// URL.
+// Relative paths are taken relative to the settings file, not to wherever
+// the daemon happens to run.
+caf::expected<void> read_sources(const std::string& path, const toml::table& t,
+                                 std::vector<std::string>& out) {
+  auto* n = t.get("sources");
+  if (n == nullptr)
+    return caf::unit;
+  auto* arr = n->as_array();
+  if (arr == nullptr)
+    return bad_key(path, *n, "[catalog] sources",
+                   "must be an array of strings (paths or URLs)");
+  std::vector<std::string> sources;
+  for (auto& item : *arr) {
+    auto v = item.value<std::string>();
+    if (!item.is_string() || !v || v->empty())
+      return bad_key(path, item, "[catalog] sources",
+                     "must hold non-empty strings (paths or URLs)");
+    auto sep = v->find("://");
+    if (sep != std::string::npos) {
+      auto scheme = v->substr(0, sep);
+      if (scheme != "http" && scheme != "https" && scheme != "file")
+        return bad_key(path, item, "[catalog] sources",
+                       fmt::format("entry \"{}\" has scheme \"{}\"; use a "
+                                   "path, file://, http:// or https://",
+                                   *v, scheme));
+      sources.push_back(*v);
+    } else {
+      std::filesystem::path p{*v};
+      if (p.is_relative())
+        p = std::filesystem::absolute(path).parent_path() / p;
+      sources.push_back(p.lexically_normal().string());
+    }
+  }
+  out = std::move(sources);
+  return caf::unit;
+}
+
 } // namespace
 
 caf::expected<void> load_settings(const std::string& path, settings& into) {
@@ -80,7 +118,7 @@ caf::expected<void> load_settings(const std::string& path, settings& into) {
                       fmt::format("{}:{}: {}; fix the file", path,
                                   e.source().begin.line, e.description()));
   }
-  if (auto ok = only_keys(path, root, "", {"network", "vm"}); !ok)
+  if (auto ok = only_keys(path, root, "", {"network", "vm", "catalog"}); !ok)
     return ok;
   auto table_of = [&](const char* name) -> caf::expected<const toml::table*> {
     auto* n = root.get(name);
@@ -117,6 +155,16 @@ caf::expected<void> load_settings(const std::string& path, settings& into) {
                     read_uint(path, t, "vm", "boot_timeout", into.vm.boot_timeout_s, 1, 3600)})
       if (!ok)
         return ok;
+  }
+  auto cat = table_of("catalog");
+  if (!cat)
+    return cat.error();
+  if (*cat != nullptr) {
+    const auto& t = **cat;
+    if (auto ok = only_keys(path, t, "catalog", {"sources"}); !ok)
+      return ok;
+    if (auto ok = read_sources(path, t, into.catalog_sources); !ok)
+      return ok;
   }
   return caf::unit;
 }

@@ -15,9 +15,17 @@
 //   [vm]
 //   stop_timeout = 10            # seconds a graceful stop waits
 //   boot_timeout = 120           # seconds a boot may take
+//
+//   [catalog]
+//   sources = ["https://example.org/banger/catalog.json", "/srv/catalog.json"]
+//                                # read after the built-in catalog, in order;
+//                                # later ones override earlier entries
+//                                # (docs/catalog.md); relative paths are
+//                                # relative to this file
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -43,6 +51,8 @@ struct vm_settings {
 struct settings {
   network_settings network;
   vm_settings vm;
+  /// [catalog] sources: paths (absolute), file:// or http(s):// URLs.
+  std::vector<std::string> catalog_sources;
 };
 
 /// Reads `path` over `into` (keys present in the file replace the values

@@ -1,5 +1,7 @@
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -100,6 +102,37 @@ TEST(Settings, BadSubnetsAreRefusedWithAHint) {
   n.subnet = "10.0.0.0/24";
   n.bridge = "Bad Name";
   EXPECT_FALSE(bridge_address(n));
+}
+
+TEST(Settings, CatalogSourcesKeepOrderAndResolveRelativePaths) {
+  temp_file f("[catalog]\nsources = [\"https://c.example/catalog.json\", "
+              "\"file:///srv/c.json\", \"/abs/c.json\", \"rel/c.json\"]\n");
+  settings s;
+  EXPECT_TRUE(s.catalog_sources.empty());
+  auto ok = load_settings(f.path, s);
+  ASSERT_TRUE(ok) << error_message(ok.error());
+  auto dir = std::filesystem::path(f.path).parent_path();
+  EXPECT_EQ(s.catalog_sources,
+            (std::vector<std::string>{"https://c.example/catalog.json",
+                                      "file:///srv/c.json", "/abs/c.json",
+                                      (dir / "rel/c.json").string()}));
+}
+
+TEST(Settings, BadCatalogSourcesNameTheKey) {
+  for (auto text : {"[catalog]\nsources = \"https://c.example/c.json\"\n",
+                    "[catalog]\nsources = [1]\n",
+                    "[catalog]\nsources = [\"\"]\n",
+                    "[catalog]\nsources = [\"ftp://h/c.json\"]\n",
+                    "[catalog]\nsource = []\n"}) {
+    temp_file f(text);
+    settings s;
+    auto ok = load_settings(f.path, s);
+    ASSERT_FALSE(ok) << text;
+    auto msg = error_message(ok.error());
+    EXPECT_NE(msg.find(f.path + ":"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("[catalog] source"), std::string::npos) << msg;
+    EXPECT_TRUE(s.catalog_sources.empty()) << text;
+  }
 }
 
 } // namespace

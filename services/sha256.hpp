@@ -1,0 +1,34 @@
+#pragma once
+// Incremental sha256 (OpenSSL EVP) shared by everything that verifies
+// downloads: registry blobs, catalog bundles.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+struct evp_md_ctx_st;
+
+namespace banger {
+
+class sha256_hasher {
+public:
+  sha256_hasher();
+  ~sha256_hasher();
+  sha256_hasher(const sha256_hasher&) = delete;
+  sha256_hasher& operator=(const sha256_hasher&) = delete;
+
+  void update(const void* data, std::size_t n);
+  /// The digest as 64 lowercase hex digits; call once, after the last update.
+  std::string hex();
+
+private:
+  evp_md_ctx_st* ctx_;
+};
+
+/// sha256 of `data` as 64 lowercase hex digits.
+std::string sha256_hex(std::string_view data);
+
+/// True for exactly 64 lowercase hex digits.
+bool is_sha256_hex(std::string_view s);
+
+} // namespace banger
