@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "services/paths.hpp"
 #include "services/settings.hpp"
@@ -27,6 +28,9 @@ struct daemon_config {
   network_settings network;
   /// How networking runs, or why it is off (daemon status, doctor).
   std::string network_note;
+  /// Catalogs named in config.toml ([catalog] sources), after the
+  /// installation's own.
+  std::vector<std::string> catalog_sources;
 };
 
 } // namespace banger

@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
   config->stop_timeout_s = conf.vm.stop_timeout_s;
   config->boot_timeout_s = conf.vm.boot_timeout_s;
   config->network = conf.network;
+  config->catalog_sources = conf.catalog_sources;
   if (!no_network)
     if (auto b = bridge_address(conf.network); !b)
       return fail(error_message(b.error()));
@@ -211,6 +212,7 @@ int main(int argc, char** argv) {
   cfg.add_message_types<caf::id_block::banger_daemon>();
   cfg.add_message_types<caf::id_block::banger_dns>();
   cfg.add_message_types<caf::id_block::banger_net>();
+  cfg.add_message_types<caf::id_block::banger_pull>();
   caf::actor_system sys{cfg};
   int rc = 0;
   {

@@ -11,6 +11,7 @@
 
 #include "actors/config.hpp"
 #include "messages/image.hpp"
+#include "services/catalog.hpp"
 #include "services/image_pull.hpp"
 
 namespace banger {
@@ -31,13 +32,23 @@ struct pull_plan {
   std::string Info::*file = nullptr;
 };
 
+/// Decides a request's plan from the catalogs' entries.
 template <class Info, class Request>
-using plan_fn = std::function<caf::expected<pull_plan<Info>>(const Request&)>;
+using plan_fn = std::function<caf::expected<pull_plan<Info>>(
+  const Request&, const std::vector<catalog_entry>&)>;
 
+/// A bare name ("debian-bookworm") may be a catalog entry; anything with a
+/// registry, tag or digest is an OCI reference only.
+bool may_be_catalog_name(const std::string& ref);
+
+/// A catalog image of that name (for this host's architecture) wins;
+/// otherwise `ref` is an OCI reference.
 caf::expected<pull_plan<image_info>>
-plan_image_pull(const daemon_config& config, const image_pull_request& req);
+plan_image_pull(const daemon_config& config, const image_pull_request& req,
+                const std::vector<catalog_entry>& catalog);
 
 caf::expected<pull_plan<kernel_info>>
-plan_kernel_pull(const daemon_config& config, const kernel_pull_request& req);
+plan_kernel_pull(const daemon_config& config, const kernel_pull_request& req,
+                 const std::vector<catalog_entry>& catalog);
 
 } // namespace banger

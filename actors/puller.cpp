@@ -154,39 +154,67 @@ void start(puller_ptr<Info> self, store_actor store, Kind kind,
           });
 }
 
+/// Joins a running pull of the plan's key, or starts one.
+template <class Info, class Kind>
+void admit(puller_ptr<Info> self, store_actor store, Kind kind,
+           pull_plan<Info> plan, waiter<Info> w) {
+  auto& jobs = self->state.jobs;
+  if (auto it = jobs.find(plan.key); it != jobs.end()) {
+    if (it->second.source != plan.source) {
+      w.rp.deliver(make_error(ec::bad_state,
+                              plan.what + " \"" + plan.key
+                                + "\" is being pulled from "
+                                + it->second.source
+                                + "; wait for it, or pull under another "
+                                  "name with --name"));
+      return;
+    }
+    notify(self, w,
+           {"wait", "joining the pull of \"" + plan.key + "\" in progress",
+            0, 0});
+    it->second.waiters.push_back(std::move(w));
+    return;
+  }
+  auto& job = jobs[plan.key];
+  job.source = plan.source;
+  job.cancel = std::make_shared<std::atomic<bool>>(false);
+  job.waiters.push_back(std::move(w));
+  log::info("puller", "pulling {} \"{}\" from {}", plan.what, plan.key,
+            plan.source);
+  start(self, store, kind, std::move(plan));
+}
+
 template <class Info, class Request, class Kind>
 caf::behavior puller_impl(puller_ptr<Info> self, store_actor store, Kind kind,
+                          std::vector<std::string> catalog_sources,
+                          std::function<bool(const Request&)> wants_catalog,
                           plan_fn<Info, Request> make_plan) {
   return {
     [=](atom::pull, Request& req, caf::actor sink,
         std::uint64_t stream) -> caf::result<Info> {
-      auto plan = make_plan(req);
-      if (!plan)
-        return plan.error();
       auto rp = self->template make_response_promise<Info>();
       waiter<Info> w{rp, sink, stream};
-      auto& jobs = self->state.jobs;
-      if (auto it = jobs.find(plan->key); it != jobs.end()) {
-        if (it->second.source != plan->source)
-          return make_error(ec::bad_state, plan->what + " \"" + plan->key
-                                        + "\" is being pulled from "
-                                        + it->second.source
-                                        + "; wait for it, or pull under "
-                                          "another name with --name");
-        notify(self, w,
-               {"wait",
-                "joining the pull of \"" + plan->key + "\" in progress", 0,
-                0});
-        it->second.waiters.push_back(std::move(w));
+      if (!wants_catalog(req)) {
+        auto plan = make_plan(req, {});
+        if (!plan)
+          return plan.error();
+        admit(self, store, kind, std::move(*plan), std::move(w));
         return rp;
       }
-      auto& job = jobs[plan->key];
-      job.source = plan->source;
-      job.cancel = std::make_shared<std::atomic<bool>>(false);
-      job.waiters.push_back(std::move(w));
-      log::info("puller", "pulling {} \"{}\" from {}", plan->what, plan->key,
-                plan->source);
-      start(self, store, kind, std::move(*plan));
+      // Catalogs may be remote: read them in a worker.
+      auto sources = catalog_sources;
+      self
+        ->request(blocking(self, [sources] { return load_catalogs(sources); }),
+                  caf::infinite, atom::run_v)
+        .then(
+          [=](std::vector<catalog_entry>& catalog) mutable {
+            auto plan = make_plan(req, catalog);
+            if (!plan)
+              w.rp.deliver(plan.error());
+            else
+              admit(self, store, kind, std::move(*plan), std::move(w));
+          },
+          [=](caf::error& err) mutable { w.rp.deliver(err); });
       return rp;
     },
     [=](atom::progress, const std::string& key, const progress_event& ev) {
@@ -222,23 +250,33 @@ caf::actor spawn_image_puller(caf::actor_system& sys,
                               std::shared_ptr<const daemon_config> config,
                               store_actor store) {
   plan_fn<image_info, image_pull_request> plans
-    = [config](const image_pull_request& req) {
-        return plan_image_pull(*config, req);
+    = [config](const image_pull_request& req,
+               const std::vector<catalog_entry>& catalog) {
+        return plan_image_pull(*config, req, catalog);
+      };
+  std::function<bool(const image_pull_request&)> wants
+    = [](const image_pull_request& req) {
+        return may_be_catalog_name(req.ref);
       };
   return sys.spawn(puller_impl<image_info, image_pull_request, atom::image>,
-                   std::move(store), atom::image_v, std::move(plans));
+                   std::move(store), atom::image_v, config->catalog_sources,
+                   std::move(wants), std::move(plans));
 }
 
 caf::actor spawn_kernel_puller(caf::actor_system& sys,
                                std::shared_ptr<const daemon_config> config,
                                store_actor store) {
   plan_fn<kernel_info, kernel_pull_request> plans
-    = [config](const kernel_pull_request& req) {
-        return plan_kernel_pull(*config, req);
+    = [config](const kernel_pull_request& req,
+               const std::vector<catalog_entry>& catalog) {
+        return plan_kernel_pull(*config, req, catalog);
       };
+  std::function<bool(const kernel_pull_request&)> wants
+    = [](const kernel_pull_request&) { return true; };
   return sys.spawn(
     puller_impl<kernel_info, kernel_pull_request, atom::kernel>,
-    std::move(store), atom::kernel_v, std::move(plans));
+    std::move(store), atom::kernel_v, config->catalog_sources,
+    std::move(wants), std::move(plans));
 }
 
 } // namespace banger

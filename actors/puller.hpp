@@ -5,7 +5,9 @@
 // parallel, each in a worker of its own. A pull works in a staging directory
 // and registers the finished files in the store last, so a failed or
 // cancelled pull leaves nothing. Pulling a name that exists from the same
-// source answers with the existing one.
+// source answers with the existing one. Catalogs (the installation's plus
+// config's [catalog] sources) are read in a worker for every pull that may
+// need them, so an edited catalog counts without a restart.
 //
 //   (atom::pull, image_pull_request, caf::actor sink, uint64 stream)
 //       -> image_info          (image_puller)
@@ -23,6 +25,24 @@
 
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/network.hpp"
+#include "services/catalog.hpp"
+
+namespace banger {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_entry& x) {
+  return f(caf::meta::type_name("catalog_entry"), x.kind, x.name, x.url,
+           x.sha256, x.size, x.arch, x.kernel, x.version, x.description,
+           x.source);
+}
+
+} // namespace banger
+
+CAF_BEGIN_TYPE_ID_BLOCK(banger_pull, caf::id_block::banger_net::end)
+  CAF_ADD_TYPE_ID(banger_pull, (banger::catalog_entry))
+  CAF_ADD_TYPE_ID(banger_pull, (std::vector<banger::catalog_entry>))
+CAF_END_TYPE_ID_BLOCK(banger_pull)
 
 namespace banger {
 

@@ -1,6 +1,7 @@
 #include "services/image_pull.hpp"
 
 #include <chrono>
+#include <memory>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -92,7 +93,7 @@ caf::expected<void> write_manifest(const std::string& path,
 
 caf::expected<image_info> pull_into(const oci_pull_job& job,
                                     const std::string& staging) {
-  throttled report(job.on_progress);
+  auto report = throttle_progress(job.on_progress);
   auto ref = job.ref.str();
   report({"resolve", "resolving " + ref, 0, 0});
   pull_options opts;
@@ -157,6 +158,13 @@ caf::expected<image_info> pull_into(const oci_pull_job& job,
 }
 
 } // namespace
+
+progress_fn throttle_progress(progress_fn fn) {
+  if (!fn)
+    return [](const progress_event&) {};
+  return [t = std::make_shared<throttled>(std::move(fn))](
+           const progress_event& ev) { (*t)(ev); };
+}
 
 std::string image_name_for(const oci_ref& ref) {
   auto slash = ref.repository.rfind('/');

@@ -27,8 +27,11 @@ namespace banger {
 /// "debian-bookworm", "ghcr.io/a/tool:1.2" -> "tool-1-2".
 std::string image_name_for(const oci_ref& ref);
 
-/// Reports at most every ~100 ms (and always the last step of a stage).
 using progress_fn = std::function<void(const progress_event&)>;
+
+/// Wraps `fn` so that a stage reports at most every ~100 ms, plus its first
+/// event and the one completing it (done == total).
+progress_fn throttle_progress(progress_fn fn);
 
 struct oci_pull_job {
   oci_ref ref;

@@ -1,6 +1,7 @@
 #include "test/actors/world.hpp"
 
 #include "actors/network.hpp"
+#include "actors/puller.hpp"
 
 #include <filesystem>
 #include <stdexcept>
@@ -131,6 +132,7 @@ caf::actor_system_config& with_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::banger_daemon>();
   cfg.add_message_types<caf::id_block::banger_dns>();
   cfg.add_message_types<caf::id_block::banger_net>();
+  cfg.add_message_types<caf::id_block::banger_pull>();
   return cfg;
 }
 
