@@ -146,7 +146,9 @@ caf::expected<image_info> pull_into(const oci_pull_job& job,
     return make_error(error_code(p.error()),
                       fmt::format("pulling {}: {}", ref,
                                   error_message(p.error())));
-  report({"unpack", fmt::format("{} files", built->files), 1, 1});
+  report({"done", fmt::format("{} files, {} MiB", built->files,
+                              built->size_bytes >> 20),
+          0, 0});
   image_info info;
   info.name = job.name;
   info.kernel = job.kernel;
