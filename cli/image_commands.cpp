@@ -214,8 +214,10 @@ void add_image_commands(CLI::App& app, action& selected) {
       ->required()
       ->check(not_empty);
   kimp->add_option("--from", k->path,
-                   "Directory holding vmlinux (and optionally initrd.img and a "
-                   "'version' file)")
+                   "Directory with the kernel: a manifest.json/metadata.json "
+                   "naming the files, or vmlinux / vmlinuz / boot/vmlinuz-*, "
+                   "plus optional initrd.img (boot/initrd.img-*, "
+                   "initramfs-*), modules/ or lib/modules/<release>, version")
       ->required()
       ->check(CLI::ExistingDirectory);
   kimp->footer("Example:\n  banger kernel import 6.1 --from ./kernel-out");
