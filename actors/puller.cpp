@@ -263,6 +263,15 @@ caf::actor spawn_image_puller(caf::actor_system& sys,
                    std::move(wants), std::move(plans));
 }
 
+caf::actor spawn_image_puller(caf::actor_system& sys, store_actor store,
+                              plan_fn<image_info, image_pull_request> plans) {
+  std::function<bool(const image_pull_request&)> never
+    = [](const image_pull_request&) { return false; };
+  return sys.spawn(puller_impl<image_info, image_pull_request, atom::image>,
+                   std::move(store), atom::image_v, std::vector<std::string>{},
+                   std::move(never), std::move(plans));
+}
+
 caf::actor spawn_kernel_puller(caf::actor_system& sys,
                                std::shared_ptr<const daemon_config> config,
                                store_actor store) {

@@ -26,6 +26,7 @@
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/network.hpp"
+#include "actors/pull_plans.hpp"
 #include "services/catalog.hpp"
 
 namespace banger {
@@ -53,5 +54,10 @@ caf::actor spawn_image_puller(caf::actor_system& sys,
 caf::actor spawn_kernel_puller(caf::actor_system& sys,
                                std::shared_ptr<const daemon_config> config,
                                store_actor store);
+
+/// An image puller with the given planner and no catalogs (the actor tests
+/// plan fake work with it).
+caf::actor spawn_image_puller(caf::actor_system& sys, store_actor store,
+                              plan_fn<image_info, image_pull_request> plans);
 
 } // namespace banger
