@@ -39,31 +39,13 @@ std::string space_hint(int err) {
 struct receiver {
   const catalog_entry& entry;
   const bundle_fetch_options& opts;
-  int fd;
-  sha256_hasher hash;
-  std::uint64_t done = 0;
-  bool too_long = false;
-  int write_errno = 0;
+  hashed_writer out;
 
   bool operator()(const char* data, std::size_t n) {
-    if (done + n > entry.size) {
-      too_long = true;
+    if (!out.write(data, n))
       return false;
-    }
-    hash.update(data, n);
-    for (std::size_t off = 0; off < n;) {
-      auto w = ::write(fd, data + off, n - off);
-      if (w < 0) {
-        if (errno == EINTR)
-          continue;
-        write_errno = errno;
-        return false;
-      }
-      off += static_cast<std::size_t>(w);
-    }
-    done += n;
     if (opts.on_progress)
-      opts.on_progress(done, entry.size);
+      opts.on_progress(out.done, entry.size);
     return true;
   }
 };
@@ -111,7 +93,7 @@ caf::expected<void> read_http(const std::string& url, receiver& rx,
     return make_error(ec::bad_state,
                       fmt::format("{}: the download broke off after {} of {} "
                                   "bytes ({}); try again",
-                                  what, rx.done, rx.entry.size, r.error));
+                                  what, rx.out.done, rx.entry.size, r.error));
   case http_outcome::unreachable:
     return make_error(ec::unavailable,
                       fmt::format("{}: cannot reach the server ({}); check "
@@ -172,7 +154,7 @@ caf::expected<std::string> fetch_bundle(const catalog_entry& entry,
     fs::remove(tmp, ec2);
     return err;
   };
-  receiver rx{entry, opts, fd.get(), {}, 0, false, 0};
+  receiver rx{entry, opts, hashed_writer(fd.get(), entry.size)};
   if (opts.on_progress)
     opts.on_progress(0, entry.size);
   caf::expected<void> got{caf::unit};
@@ -187,27 +169,27 @@ caf::expected<std::string> fetch_bundle(const catalog_entry& entry,
                      what + ": only http, https and file URLs are supported");
   if (!got)
     return discard(got.error());
-  if (rx.write_errno == 0 && ::close(fd.release()) != 0)
-    rx.write_errno = errno;
-  if (rx.write_errno != 0)
+  if (rx.out.write_errno == 0 && ::close(fd.release()) != 0)
+    rx.out.write_errno = errno;
+  if (rx.out.write_errno != 0)
     return discard(
         make_error(ec::unavailable,
                    fmt::format("{}: writing {} failed: {}{}", what,
-                               tmp.string(), std::strerror(rx.write_errno),
-                               space_hint(rx.write_errno))));
-  if (rx.too_long)
+                               tmp.string(), std::strerror(rx.out.write_errno),
+                               space_hint(rx.out.write_errno))));
+  if (rx.out.too_long)
     return discard(make_error(
         ec::bad_state, fmt::format("{}: it is longer than the {} bytes the "
                                    "catalog says; the catalog or the file is "
                                    "wrong",
                                    what, entry.size)));
-  if (rx.done != entry.size)
+  if (rx.out.done != entry.size)
     return discard(make_error(
         ec::bad_state, fmt::format("{}: got {} bytes, the catalog says {}; the "
                                    "download was cut short or the catalog is "
                                    "wrong",
-                                   what, rx.done, entry.size)));
-  if (auto actual = rx.hash.hex(); actual != entry.sha256)
+                                   what, rx.out.done, entry.size)));
+  if (auto actual = rx.out.hash.hex(); actual != entry.sha256)
     return discard(
         make_error(ec::bad_state,
                    fmt::format("{}: sha256 is {}, the catalog says {}; the "

@@ -1,4 +1,5 @@
 #include "services/oci_ref.hpp"
+#include "services/sha256.hpp"
 
 #include <regex>
 
@@ -17,14 +18,6 @@ caf::error bad(std::string_view text, const std::string& why) {
       fmt::format("image reference '{}' is invalid: {}", text, why));
 }
 
-bool is_hex64(std::string_view s) {
-  if (s.size() != 64)
-    return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-      return false;
-  return true;
-}
 
 // host[:port] with DNS-style labels, or a bracketed IPv6 address[:port].
 bool valid_registry(const std::string& host) {
@@ -47,7 +40,7 @@ bool valid_tag(const std::string& t) {
 
 bool is_sha256_digest(std::string_view digest) {
   return digest.size() == 71 && digest.substr(0, 7) == "sha256:"
-         && is_hex64(digest.substr(7));
+         && is_sha256_hex(digest.substr(7));
 }
 
 std::string oci_ref::str() const {
@@ -108,7 +101,7 @@ caf::expected<oci_ref> parse_oci_ref(std::string_view text) {
       || registry == "index.docker.io") {
     if (!registry.empty() && path.empty())
       return bad(text, "the repository name is missing");
-    if (registry.empty() && is_hex64(rest) && ref.tag.empty()
+    if (registry.empty() && is_sha256_hex(rest) && ref.tag.empty()
         && ref.digest.empty())
       return bad(
           text,

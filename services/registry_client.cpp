@@ -444,35 +444,18 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
     return s.fail(ec::internal,
                   fmt::format("cannot create {}: {}", tmp.string(),
                               std::strerror(errno)));
-  sha256_hasher h;
-  std::uint64_t done = 0;
-  int write_errno = 0;
-  bool too_long = false;
+  hashed_writer out(fd, total);
   auto sink = [&](const char* data, std::size_t n) {
-    if (done + n > total) {
-      too_long = true;
+    if (!out.write(data, n))
       return false;
-    }
-    h.update(data, n);
-    for (std::size_t off = 0; off < n;) {
-      auto w = ::write(fd, data + off, n - off);
-      if (w < 0) {
-        if (errno == EINTR)
-          continue;
-        write_errno = errno;
-        return false;
-      }
-      off += static_cast<std::size_t>(w);
-    }
-    done += n;
-    report(s, d, layer, layer_count, done);
+    report(s, d, layer, layer_count, out.done);
     return true;
   };
   auto a = get(s, fmt::format("/v2/{}/blobs/{}", s.ref.repository, d.digest),
                {}, sink, 1 << 16);
   int close_rc = ::close(fd);
-  if (close_rc != 0 && write_errno == 0)
-    write_errno = errno;
+  if (close_rc != 0 && out.write_errno == 0)
+    out.write_errno = errno;
   auto discard = [&](caf::error err) {
     std::error_code ec2;
     fs::remove(tmp, ec2);
@@ -482,20 +465,20 @@ caf::expected<std::string> fetch_blob(session& s, const oci_descriptor& d,
     return discard(a.error());
   if (a->status != 200)
     return discard(status_error(s, *a, fmt::format("{} {}", what, d.digest)));
-  if (write_errno != 0)
+  if (out.write_errno != 0)
     return discard(s.fail(
         ec::internal, fmt::format("writing {} to {} failed: {}", what,
-                                  tmp.string(), std::strerror(write_errno))));
-  if (too_long)
+                                  tmp.string(), std::strerror(out.write_errno))));
+  if (out.too_long)
     return discard(s.fail(ec::bad_state,
                           fmt::format("{} {} is longer than the {} bytes its "
                                       "descriptor says",
                                       what, d.digest, total)));
-  if (done != total)
+  if (out.done != total)
     return discard(
         s.fail(ec::bad_state, fmt::format("{} {} ended after {} of {} bytes",
-                                          what, d.digest, done, total)));
-  auto got = "sha256:" + h.hex();
+                                          what, d.digest, out.done, total)));
+  auto got = "sha256:" + out.hash.hex();
   if (got != d.digest)
     return discard(
         s.fail(ec::bad_state, fmt::format("{} has digest {}, expected {}: the "

@@ -1,5 +1,9 @@
 #include "services/sha256.hpp"
 
+#include <cerrno>
+
+#include <unistd.h>
+
 #include <openssl/evp.h>
 
 namespace banger {
@@ -34,6 +38,26 @@ std::string sha256_hex(std::string_view data) {
   sha256_hasher h;
   h.update(data.data(), data.size());
   return h.hex();
+}
+
+bool hashed_writer::write(const char* data, std::size_t n) {
+  if (done + n > limit) {
+    too_long = true;
+    return false;
+  }
+  hash.update(data, n);
+  for (std::size_t off = 0; off < n;) {
+    auto w = ::write(fd, data + off, n - off);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      write_errno = errno;
+      return false;
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  done += n;
+  return true;
 }
 
 bool is_sha256_hex(std::string_view s) {

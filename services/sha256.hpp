@@ -3,6 +3,7 @@
 // downloads: registry blobs, catalog bundles.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,21 @@ public:
 
 private:
   evp_md_ctx_st* ctx_;
+};
+
+/// Streams downloaded bytes into an open file while hashing and counting,
+/// refusing more than `limit` bytes: the body of every verified download.
+/// Returns false (stop the transfer) on a write error or an overlong body.
+struct hashed_writer {
+  int fd = -1;
+  std::uint64_t limit = 0;
+  sha256_hasher hash;
+  std::uint64_t done = 0;
+  bool too_long = false;
+  int write_errno = 0;
+
+  hashed_writer(int fd_, std::uint64_t limit_) : fd(fd_), limit(limit_) {}
+  bool write(const char* data, std::size_t n);
 };
 
 /// sha256 of `data` as 64 lowercase hex digits.
