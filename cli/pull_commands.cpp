@@ -29,14 +29,15 @@ struct pull_opts {
 
 /// Streams one pull request. --json prints every event as a JSON line
 /// ({"event":"progress",...}) and the result last ({"event":"result",...}).
-reply stream_pull(const std::string& type, const wire::json& body, bool json) {
+reply stream_pull(const std::string& type, const wire::json& body, bool json,
+                  bool& cancelled) {
   auto client = connect_daemon();
   progress_display progress(STDERR_FILENO,
                             progress_display::when_not_tty::lines);
   if (json)
     progress.stop();
   signal_pipe signals({SIGINT, SIGTERM, SIGHUP});
-  bool cancelled = false;
+  cancelled = false;
   stream_hooks hooks;
   hooks.on_progress = [&](const progress_event& ev) {
     if (json) {
@@ -65,6 +66,13 @@ reply stream_pull(const std::string& type, const wire::json& body, bool json) {
   return r;
 }
 
+/// Ctrl-C during a pull: the daemon dropped our wait (and the pull, if
+/// nobody else waits for it); exit like an interrupted command.
+int exit_cancelled() {
+  wire::write_all(STDERR_FILENO, "banger: pull cancelled\n");
+  return 128 + SIGINT;
+}
+
 int do_image_pull(const pull_opts& o) {
   image_pull_request req{o.ref, o.name, o.kernel, 0};
   if (!o.size.empty()) {
@@ -75,7 +83,10 @@ int do_image_pull(const pull_opts& o) {
              "1024)");
     req.size_bytes = *bytes;
   }
-  auto r = stream_pull("image.pull", to_json(req), o.json);
+  bool cancelled = false;
+  auto r = stream_pull("image.pull", to_json(req), o.json, cancelled);
+  if (cancelled && !r.ok())
+    return exit_cancelled();
   auto img = decode_result<image_info>(r);
   if (!o.json)
     print("image " + img.name + " pulled from " + img.source + " ("
@@ -116,8 +127,11 @@ int do_image_build(const build_opts& o) {
 }
 
 int do_kernel_pull(const pull_opts& o) {
+  bool cancelled = false;
   auto r = stream_pull("kernel.pull", to_json(kernel_pull_request{o.ref}),
-                       o.json);
+                       o.json, cancelled);
+  if (cancelled && !r.ok())
+    return exit_cancelled();
   auto k = decode_result<kernel_info>(r);
   if (!o.json)
     print("kernel " + k.name + " pulled"
