@@ -195,10 +195,12 @@ caf::behavior puller_impl(puller_ptr<Info> self, store_actor store, Kind kind,
       auto rp = self->template make_response_promise<Info>();
       waiter<Info> w{rp, sink, stream};
       if (!wants_catalog(req)) {
+        // The promise owns the answer now: errors go through it too.
         auto plan = make_plan(req, {});
         if (!plan)
-          return plan.error();
-        admit(self, store, kind, std::move(*plan), std::move(w));
+          w.rp.deliver(plan.error());
+        else
+          admit(self, store, kind, std::move(*plan), std::move(w));
         return rp;
       }
       // Catalogs may be remote: read them in a worker.

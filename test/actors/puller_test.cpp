@@ -38,6 +38,9 @@ struct Puller : ::testing::Test {
       = [log, dir](const image_pull_request& req,
                    const std::vector<catalog_entry>&)
       -> caf::expected<pull_plan<image_info>> {
+      if (req.ref == "refuse-me")
+        return make_error(ec::invalid_argument,
+                          "no such reference: " + req.ref);
       pull_plan<image_info> p;
       p.what = "image";
       p.key = req.name.empty() ? req.ref : req.name;
@@ -172,6 +175,16 @@ TEST_F(Puller, a_failed_pull_reaches_every_waiter_and_registers_nothing) {
   EXPECT_EQ(error_message(b->value.error()), "registry down");
   EXPECT_EQ(work->calls, 1);
   EXPECT_FALSE(w.db->find_image("tools"));
+}
+
+TEST_F(Puller, a_request_the_planner_refuses_gets_the_planners_error) {
+  auto p = puller();
+  auto bad = pull(p, "refuse-me", 1);
+  w.sched.run();
+  ASSERT_TRUE(bad->done);
+  ASSERT_FALSE(bad->value);
+  EXPECT_EQ(error_message(bad->value.error()), "no such reference: refuse-me");
+  EXPECT_EQ(work->calls, 0);
 }
 
 TEST_F(Puller, progress_reaches_every_waiter) {

@@ -134,6 +134,25 @@ expect_json "$OUT" 'sorted(i["name"] for i in d["images"])' '["big-big", "defaul
 # -- failures leave nothing ----------------------------------------------------------
 images_now() { find "$(state_dir)/images" -mindepth 1 -maxdepth 1 | sort; }
 before=$(images_now)
+
+# Ctrl-C mid-download (loopback slowed to 16 Mbit/s in this namespace only):
+# the pull stops, exits 130 and leaves no staging dir, file or row.
+tc qdisc add dev lo root tbf rate 16mbit burst 64kb latency 2s ||
+  abort "cannot slow down lo with tc"
+"$BANGER_BIN_DIR/banger" image pull "$OCI_REGISTRY/e2e/big:big" --name interrupted \
+  >"$work/int.out" 2>"$work/int.err" &
+int_pid=$!
+wait_until 20 grep -q '^download' "$work/int.err" || fail "the pull never reported a download"
+sleep 1
+kill -INT "$int_pid"
+int_rc=0
+wait "$int_pid" || int_rc=$?
+tc qdisc del dev lo root
+expect_eq "$int_rc" 130 "Ctrl-C: the pull exits 130 ($(cat "$work/int.err"))"
+expect_contains "$(cat "$work/int.err")" "pull cancelled" "Ctrl-C: the pull says it was cancelled"
+wait_until 10 bash -c "[[ \"\$(find '$(state_dir)/images' -mindepth 1 -maxdepth 1 | sort)\" == '$before' ]]" ||
+  fail "a cancelled pull left files: $(images_now)"
+expect_rc 1 banger image show interrupted
 expect_rc 1 banger image pull "$OCI_REGISTRY/e2e/nosuch:1"
 expect_contains "$ERR" "$OCI_REGISTRY/e2e/nosuch:1" "a missing repository: the error names the reference"
 expect_rc 1 banger image pull "$OCI_REGISTRY/e2e/tools:armonly"
