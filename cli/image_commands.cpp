@@ -102,13 +102,16 @@ int do_show(const char* type, const std::string& name, bool json) {
                       {"kernel", x.kernel},
                       {"rootfs", x.rootfs},
                       {"size", format_bytes(x.size_bytes)},
+                      {"source", x.source.empty() ? "imported" : x.source},
+                      {"digest", x.digest.empty() ? "-" : x.digest},
                       {"created", created(x.created_at)}}));
   } else {
     auto x = decode_result<kernel_info>(r);
     print(key_values({{"name", x.name},
                       {"version", x.version},
                       {"vmlinux", x.vmlinux},
-                      {"initrd", x.initrd},
+                      {"initrd", x.initrd.empty() ? "-" : x.initrd},
+                      {"source", x.source.empty() ? "imported" : x.source},
                       {"created", created(x.created_at)}}));
   }
   return exit_ok;
