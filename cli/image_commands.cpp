@@ -34,12 +34,13 @@ int do_image_list(bool json) {
     return exit_ok;
   }
   auto list = decode_result<image_list>(r);
-  table t({"NAME", "KERNEL", "SIZE", "CREATED"});
+  table t({"NAME", "KERNEL", "SIZE", "SOURCE", "CREATED"});
   auto now = now_unix();
   for (auto& img : list.images)
     t.add_row({{img.name},
                {img.kernel.empty() ? "-" : img.kernel},
                {format_bytes(img.size_bytes)},
+               {img.source.empty() ? "imported" : img.source},
                {format_created(img.created_at, now)}});
   print(t.render(colour_enabled(STDOUT_FILENO)));
   return exit_ok;
