@@ -87,9 +87,10 @@ mkdir -p "$cache" "$out"
 cache="$(cd "$cache" && pwd)"
 out="$(cd "$out" && pwd)"
 
-# The tarball holds exactly what this package list needs: its name says which.
+# The tarball holds exactly what this package list needs, and debootstrap
+# finds its package index by the mirror's URL: its name says which.
 include="$(IFS=,; echo "${packages[*]}")"
-key="$(printf '%s\n' "$suite" "$arch" minbase "$include" | sha256sum | cut -c1-12)"
+key="$(printf '%s\n' "$suite" "$arch" minbase "$include" "$mirror" | sha256sum | cut -c1-12)"
 tarball="$cache/$suite-$arch-$key.tgz"
 
 work="$(mktemp -d "$out/.build-debian.XXXXXX")"
