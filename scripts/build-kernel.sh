@@ -2,7 +2,9 @@
 # Builds banger's default guest kernel from Debian's package, without compiling:
 #   OUTDIR/vmlinux     the ELF kernel (QEMU boots it via its PVH note, Firecracker too)
 #   OUTDIR/initrd.img  uncompressed newc cpio: /init = banger-init, /banger-agent,
-#                      the modules a microVM needs and /lib/modules/load-order
+#                      the modules a microVM needs and /lib/modules/load-order,
+#                      /dropbear: the SSH fallback for images without sshd
+#                      (dropbear + its glibc, see guest/init/ssh_fallback.hpp)
 #   OUTDIR/version     the kernel release (uname -r)
 # The .deb and its extraction are cached in build/cache (BANGER_CACHE_DIR).
 set -euo pipefail
@@ -29,8 +31,8 @@ done
 [[ -n "$out" && -n "$init" && -n "$agent" ]] || usage
 [[ -x "$init" ]] || die "--init $init is not an executable file (build banger-init first)"
 [[ -x "$agent" ]] || die "--agent $agent is not an executable file (build banger-agent first)"
-for tool in apt-cache apt-get dpkg-deb depmod modprobe xz cpio strip grep; do
-  command -v "$tool" >/dev/null || die "'$tool' is missing (install: apt-get install apt dpkg kmod xz-utils cpio binutils grep)"
+for tool in apt-cache apt-get dpkg-deb depmod modprobe xz cpio strip grep readelf ldconfig patchelf; do
+  command -v "$tool" >/dev/null || die "'$tool' is missing (install: apt-get install apt dpkg kmod xz-utils cpio binutils grep libc-bin patchelf)"
 done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -118,6 +120,61 @@ while read -r path; do
 done <"$work/modpaths"
 grep -q "/ext4.ko$" "$initrd/lib/modules/load-order" || die "no ext4 module found for kernel $ver"
 
+# The SSH fallback: dropbear and every library it loads, glibc's ld.so
+# included, so that it runs in any image (other glibc, musl, no libc). Its
+# interpreter and RPATH name the place banger-init mounts this directory at
+# in the VM: a plain exec works, and so does dropbear's re-exec of itself
+# for each connection (which `ld.so --library-path` would not survive).
+bundle_at=/run/banger/dropbear
+dropbear_pkgs=(dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 zlib1g libgmp10)
+debs="$cache/dropbear-debs"
+mkdir -p "$debs"
+missing=()
+for p in "${dropbear_pkgs[@]}"; do
+  ls "$debs/${p}"_*.deb >/dev/null 2>&1 || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "build-kernel: downloading ${missing[*]}" >&2
+  (cd "$debs" && apt-get download -q "${missing[@]}" >/dev/null 2>"$debs/apt.log") \
+    || die "apt-get download ${missing[*]} failed: $(tail -n3 "$debs/apt.log")"
+fi
+pkgroot="$work/dropbear-root"
+mkdir -p "$pkgroot" "$initrd/dropbear/lib"
+for p in "${dropbear_pkgs[@]}"; do
+  deb="$(ls "$debs/${p}"_*.deb | sort -V | tail -n1)"
+  dpkg-deb -x "$deb" "$pkgroot" || die "dpkg-deb -x $deb failed"
+done
+ldconfig -n "$pkgroot"/lib/x86_64-linux-gnu "$pkgroot"/usr/lib/x86_64-linux-gnu \
+  || die "ldconfig -n failed in $pkgroot"
+find_lib() {
+  local dir
+  for dir in lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+    [[ -e "$pkgroot/$dir/$1" ]] && { echo "$pkgroot/$dir/$1"; return 0; }
+  done
+  return 1
+}
+# Every library in the NEEDED closure of dropbear, breadth first.
+queue=("$pkgroot/usr/sbin/dropbear")
+while [[ ${#queue[@]} -gt 0 ]]; do
+  obj="${queue[0]}"
+  queue=("${queue[@]:1}")
+  for lib in $(readelf -d "$obj" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    # ld.so is the interpreter (below), already loaded when libc asks.
+    [[ "$lib" == ld-linux-x86-64.so.2 || -e "$initrd/dropbear/lib/$lib" ]] && continue
+    path="$(find_lib "$lib")" || die "dropbear needs $lib, which no package in (${dropbear_pkgs[*]}) provides"
+    cp -L "$path" "$initrd/dropbear/lib/$lib"
+    queue+=("$path")
+  done
+done
+cp -L "$pkgroot/lib64/ld-linux-x86-64.so.2" "$initrd/dropbear/ld-linux-x86-64.so.2" \
+  || die "libc6 has no /lib64/ld-linux-x86-64.so.2"
+cp "$pkgroot/usr/sbin/dropbear" "$initrd/dropbear/dropbear"
+patchelf --set-interpreter "$bundle_at/ld-linux-x86-64.so.2" --force-rpath \
+  --set-rpath "$bundle_at/lib" "$initrd/dropbear/dropbear" \
+  || die "patchelf on dropbear failed"
+chmod 0755 "$initrd/dropbear" "$initrd/dropbear/lib" "$initrd/dropbear/dropbear" \
+  "$initrd/dropbear/ld-linux-x86-64.so.2"
+
 cp "$init" "$initrd/init"
 cp "$agent" "$initrd/banger-agent"
 strip "$initrd/init" "$initrd/banger-agent"
@@ -130,4 +187,4 @@ chmod 0755 "$initrd/init" "$initrd/banger-agent"
 mv -f "$work/vmlinux" "$out/vmlinux"
 mv -f "$work/initrd.img" "$out/initrd.img"
 echo "$ver" >"$out/version"
-echo "build-kernel: $out: vmlinux, initrd.img ($(grep -vc "^#" "$initrd/lib/modules/load-order") modules), kernel $ver" >&2
+echo "build-kernel: $out: vmlinux, initrd.img ($(grep -vc "^#" "$initrd/lib/modules/load-order") modules, dropbear $(du -sh "$initrd/dropbear" | cut -f1)), kernel $ver" >&2

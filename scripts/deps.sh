@@ -15,7 +15,9 @@ packages=(
   qemu-system-x86 qemu-utils
   # default kernel and image (scripts/build-kernel.sh, build-image.sh)
   apt dpkg kmod xz-utils cpio binutils e2fsprogs libc-bin busybox-static
-  dropbear-bin zstd
+  dropbear-bin zstd patchelf
+  # the Debian image (scripts/build-debian-image.sh)
+  debootstrap
   # banger-helper: rtnetlink and nftables
   libnl-route-3-dev libnftables-dev nftables
   # tests: network namespaces, ssh client

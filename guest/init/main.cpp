@@ -1,26 +1,27 @@
 // banger-init: PID 1 of the initramfs. Loads the modules, mounts the image's
 // root, starts banger-agent inside it, installs the VM's keys (fw_cfg) and
-// network settings (command line), and hands PID 1 over to the image's own
-// init (or stays PID 1 as a reaper when the image has none).
+// network settings (command line), starts a fallback sshd when the image
+// cannot serve SSH itself (ssh_fallback.hpp), and hands PID 1 over to the
+// image's own init (or stays PID 1, supervise.hpp, when the image has none).
 
 #include <cerrno>
-#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
-#include <sys/reboot.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "guest/init/agent_launch.hpp"
 #include "guest/init/cmdline.hpp"
 #include "guest/init/console.hpp"
+#include "guest/init/files.hpp"
 #include "guest/init/modules.hpp"
 #include "guest/init/network.hpp"
 #include "guest/init/provision.hpp"
 #include "guest/init/rootfs.hpp"
+#include "guest/init/ssh_fallback.hpp"
+#include "guest/init/supervise.hpp"
 
 namespace {
 
@@ -44,30 +45,16 @@ std::string find_init(const boot_params& p) {
   return {};
 }
 
-/// PID 1 without an image init: reap orphans, keep the agent alive, and
-/// power off on the signals busybox's halt/poweroff/reboot send to PID 1.
-[[noreturn]] void stay_pid1(int agent_fd, pid_t agent) {
-  sigset_t set;
-  sigfillset(&set);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  for (;;) {
-    timespec tick{1, 0};
-    int sig = ::sigtimedwait(&set, nullptr, &tick);
-    if (sig == SIGTERM || sig == SIGINT)
-      power_off(RB_AUTOBOOT);
-    if (sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGPWR)
-      power_off(RB_POWER_OFF);
-    int status = 0;
-    pid_t pid;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
-      if (pid == agent)
-        agent = -1;
-    // The agent is the only way in: restart it (at most once per tick).
-    if (agent < 0 && agent_fd >= 0 && sig != SIGCHLD) {
-      say("restarting banger-agent");
-      agent = start_agent(agent_fd);
-    }
-  }
+bool is_executable(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
+
+/// Lines that explain why SSH through the fallback would fail.
+void check_root_login() {
+  for (auto& problem :
+       login_problems(read_whole_file("/etc/passwd"),
+                      read_whole_file("/etc/shells"), is_executable))
+    say("ssh fallback: " + problem);
 }
 
 } // namespace
@@ -88,22 +75,45 @@ int main(int argc, char** argv) {
     say_errno("sethostname " + params.hostname, errno);
 
   int agent_fd = params.start_agent ? open_agent() : -1;
-  switch_root();
+  int bundle_fd = open_dropbear_bundle();
+  switch_root(bundle_fd >= 0 ? std::vector<std::string>{"dropbear"}
+                             : std::vector<std::string>{});
 
-  pid_t agent = agent_fd >= 0 ? start_agent(agent_fd) : -1;
+  std::vector<service> services;
+  if (agent_fd >= 0)
+    services.push_back(
+        {"banger-agent", [agent_fd] { return start_agent(agent_fd); }});
+  for (auto& s : services)
+    start_if_due(s, clock::now());
   // The agent answers while these load; the image's init needs them.
   load_modules(late_fds, late);
+
+  auto init = find_init(params);
+  auto mode = choose_ssh_mode(!init.empty(), image_has_sshd(is_executable));
+  bool fallback = mode != ssh_mode::image && prepare_fallback(bundle_fd);
+  if (!fallback)
+    discard_bundle(bundle_fd);
   // Both need late modules (qemu_fw_cfg, virtio_net) and must be done before
   // the image's init starts sshd and network users.
-  provision();
+  auto keys =
+      provision(default_fw_cfg_dir, "", fallback ? fallback_host_key : "");
   configure_network(params);
-  auto init = find_init(params);
+  if (init.empty())
+    mount_container_basics();
+  if (fallback && !keys.fallback_host_key) {
+    say("ssh fallback: no host key from fw_cfg; not starting dropbear");
+  } else if (fallback) {
+    check_root_login();
+    services.push_back({"dropbear (ssh fallback)", start_dropbear});
+    start_if_due(services.back(), clock::now());
+  }
   if (init.empty()) {
-    say("no init in image, staying PID 1");
-    stay_pid1(agent_fd, agent);
+    bring_up_loopback();
+    say("no init in image, staying PID 1 (" + uptime_text() + " s)");
+    stay_pid1(std::move(services));
   }
 
-  say("handing over to " + init);
+  say("handing over to " + init + " (" + uptime_text() + " s)");
   // The image's init keeps the kernel's arguments (e.g. "single").
   std::vector<char*> args{init.data()};
   for (int i = 1; i < argc; ++i)
@@ -111,5 +121,5 @@ int main(int argc, char** argv) {
   args.push_back(nullptr);
   ::execv(init.c_str(), args.data());
   say_errno("exec " + init + " failed, staying PID 1", errno);
-  stay_pid1(agent_fd, agent);
+  stay_pid1(std::move(services));
 }

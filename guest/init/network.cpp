@@ -317,6 +317,17 @@ std::vector<interface_info> list_interfaces(const std::string& sysfs) {
   return out;
 }
 
+void bring_up_loopback() {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    say_errno("network: socket", errno);
+    return;
+  }
+  if (auto err = bring_up(sock, "lo"); !err.empty())
+    say("network: " + err);
+  ::close(sock);
+}
+
 void configure_network(const boot_params& p) {
   std::vector<std::string> problems;
   auto plan = plan_network(p, problems);

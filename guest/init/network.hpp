@@ -76,6 +76,9 @@ std::string resolv_conf_text(const std::vector<std::string>& dns);
 std::string hosts_with(std::string_view hosts, const std::string& ip,
                        const std::string& hostname);
 
+/// Brings lo up (configure_network does it too, when it has a plan).
+void bring_up_loopback();
+
 /// Reads /sys/class/net (under `sysfs`).
 std::vector<interface_info> list_interfaces(const std::string& sysfs = "/sys");
 

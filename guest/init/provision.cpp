@@ -98,7 +98,8 @@ std::string merge_authorized_keys(std::string_view existing,
 }
 
 provision_result provision(const std::string& fw_cfg_dir,
-                           const std::string& root) {
+                           const std::string& root,
+                           const std::string& fallback_key) {
   provision_result r;
   if (!is_directory(fw_cfg_dir)) {
     say("provision: no " + fw_cfg_dir
@@ -139,6 +140,10 @@ provision_result provision(const std::string& fw_cfg_dir,
         r.dropbear_host_key = true;
         say("provision: " + dir + "/dropbear_ed25519_host_key installed");
       }
+    }
+    if (!fallback_key.empty() && install(root + fallback_key, *key, 0600, r)) {
+      r.fallback_host_key = true;
+      say("provision: " + root + fallback_key + " installed");
     }
   }
   return r;

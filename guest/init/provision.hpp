@@ -11,6 +11,8 @@
 //                                       /etc/dropbear/dropbear_ed25519_host_key
 //                                       (0600) if /etc/dropbear or a dropbear
 //                                       binary exists
+//                                       and, for the fallback sshd (see
+//                                       ssh_fallback.hpp), at the path given
 // Every write is atomic (temp + rename) and owned by root. Missing items
 // are skipped; failures are logged, never fatal.
 
@@ -47,12 +49,15 @@ struct provision_result {
   int keys_added = 0;  // authorized_keys lines added
   bool openssh_host_key = false;
   bool dropbear_host_key = false;
+  bool fallback_host_key = false;
   int failures = 0;
 };
 
 /// Reads the items under `fw_cfg_dir` and writes them below `root` ("" is
-/// the real root). Logs each step through say().
+/// the real root). A non-empty `fallback_key` (absolute, below `root` too)
+/// also gets the dropbear host key. Logs each step through say().
 provision_result provision(const std::string& fw_cfg_dir = default_fw_cfg_dir,
-                           const std::string& root = "");
+                           const std::string& root = "",
+                           const std::string& fallback_key = "");
 
 } // namespace banger::init

@@ -1,9 +1,11 @@
 #include "guest/init/rootfs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -35,7 +37,8 @@ bool is_dir(const std::string& path) {
 
 /// Deletes the initramfs's files (they would pin RAM forever), staying on
 /// its own device so that no mounted filesystem is touched.
-void remove_tree(int dirfd, dev_t dev) {
+void remove_tree(int dirfd, dev_t dev,
+                 const std::vector<std::string>& keep = {}) {
   DIR* dir = ::fdopendir(dirfd);
   if (dir == nullptr) {
     ::close(dirfd);
@@ -43,7 +46,8 @@ void remove_tree(int dirfd, dev_t dev) {
   }
   while (auto* ent = ::readdir(dir)) {
     std::string name = ent->d_name;
-    if (name == "." || name == "..")
+    if (name == "." || name == ".."
+        || std::find(keep.begin(), keep.end(), name) != keep.end())
       continue;
     struct stat st {};
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0
@@ -62,7 +66,7 @@ void remove_tree(int dirfd, dev_t dev) {
   ::closedir(dir);
 }
 
-void free_initramfs() {
+void free_initramfs(const std::vector<std::string>& keep) {
   struct statfs fs {};
   // Only ever on the initramfs: never delete anything on a real disk.
   if (::statfs("/", &fs) != 0
@@ -73,10 +77,19 @@ void free_initramfs() {
     return;
   int fd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0)
-    remove_tree(fd, st.st_dev);
+    remove_tree(fd, st.st_dev, keep);
 }
 
 } // namespace
+
+void remove_contents(int dirfd) {
+  struct stat st {};
+  if (::fstat(dirfd, &st) != 0) {
+    ::close(dirfd);
+    return;
+  }
+  remove_tree(dirfd, st.st_dev);
+}
 
 void mount_early() {
   mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
@@ -110,7 +123,7 @@ void mount_root(const boot_params& p) {
                 errno);
 }
 
-void switch_root() {
+void switch_root(const std::vector<std::string>& keep) {
   for (const char* dir : {"/dev", "/proc", "/sys"}) {
     std::string target = std::string(new_root) + dir;
     // Never create directories in the image: it must stay untouched.
@@ -122,7 +135,7 @@ void switch_root() {
       ::umount2(dir, MNT_DETACH);
     }
   }
-  free_initramfs();
+  free_initramfs(keep);
   if (::chdir(new_root) != 0)
     fatal_errno(std::string("chdir ") + new_root, errno);
   if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
@@ -131,6 +144,65 @@ void switch_root() {
     fatal_errno("chroot into the new root", errno);
   if (::chdir("/") != 0)
     fatal_errno("chdir /", errno);
+}
+
+namespace {
+
+bool mounted_at(const char* path) {
+  struct stat st {
+  }, parent{};
+  std::string up = std::string(path) + "/..";
+  return ::stat(path, &st) == 0 && ::stat(up.c_str(), &parent) == 0
+         && st.st_dev != parent.st_dev;
+}
+
+/// Mounts `type` on `path` (a directory it creates with `mode` if missing)
+/// unless something is mounted there already. False (and a console line)
+/// if nothing is mounted there in the end.
+bool mount_if_missing(const char* path, mode_t mode, const char* type,
+                      unsigned long flags, const char* data) {
+  if (!is_dir(path) && ::mkdir(path, mode) != 0 && errno != EEXIST) {
+    say_errno(std::string("mkdir ") + path, errno);
+    return false;
+  }
+  if (mounted_at(path))
+    return true;
+  if (::mount(type, path, type, flags, data) != 0) {
+    say_errno(std::string("mount ") + type + " on " + path, errno);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool mount_run() {
+  return mount_if_missing("/run", 0755, "tmpfs", MS_NOSUID | MS_NODEV,
+                          "mode=0755");
+}
+
+void mount_devpts() {
+  // gid 5 is "tty" in Debian, Alpine and busybox images alike.
+  mount_if_missing("/dev/pts", 0755, "devpts", MS_NOSUID | MS_NOEXEC,
+                   "gid=5,mode=0620,ptmxmode=0666");
+}
+
+void mount_container_basics() {
+  mount_devpts();
+  mount_if_missing("/dev/shm", 01777, "tmpfs", MS_NOSUID | MS_NODEV,
+                   "mode=1777");
+  mount_run();
+  if (::mkdir("/run/lock", 01777) == 0)
+    ::chmod("/run/lock", 01777);
+  // /tmp stays on the VM's disk: a tmpfs would eat the guest's little RAM.
+  if (!is_dir("/tmp") && ::mkdir("/tmp", 01777) == 0)
+    ::chmod("/tmp", 01777);
+  for (auto [link, target] : {std::pair{"/dev/fd", "/proc/self/fd"},
+                              std::pair{"/dev/stdin", "/proc/self/fd/0"},
+                              std::pair{"/dev/stdout", "/proc/self/fd/1"},
+                              std::pair{"/dev/stderr", "/proc/self/fd/2"}})
+    if (::symlink(target, link) != 0 && errno != EEXIST)
+      say_errno(std::string("symlink ") + link, errno);
 }
 
 } // namespace banger::init
