@@ -10,13 +10,25 @@ e2e_enter_netns "$@"
 debian=${BANGER_DEBIAN_ROOTFS:-}
 [[ -n $debian && -f $debian ]] ||
   e2e_skip "no Debian image at '${debian}': run scripts/build-debian-image.sh build/debian (scripts/test.sh does)"
-e2e_setup
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+e2e_instance main
 
-# The daemon's user must read it: a link (or sparse copy) in the scenario dir.
-img=$E2E_TMP/artifacts/debian.ext4
-ln "$debian" "$img" 2>/dev/null || cp --sparse=always "$debian" "$img"
-chmod a+r "$img"
-must expect_rc 0 banger image import debian-bookworm --rootfs "$img" --kernel default
+# Packed as a catalog bundle and pulled by name, the way users get it. The
+# daemon's user must read it: a link (or sparse copy) in the scenario dir.
+src=$E2E_TMP/debian-src
+www=$E2E_TMP/catalog
+mkdir -p "$src" "$www"
+ln "$debian" "$src/rootfs.ext4" 2>/dev/null || cp --sparse=always "$debian" "$src/rootfs.ext4"
+[[ -f $(dirname "$debian")/manifest.json ]] && cp "$(dirname "$debian")/manifest.json" "$src/"
+E2E_CMD_TIMEOUT=600 must expect_rc 0 "$repo/scripts/make-bundle.sh" image "$src" \
+  "$www/debian-bookworm.tar.zst" --name debian-bookworm --kernel default --level 3 \
+  --catalog "$www/catalog.json" --url debian-bookworm.tar.zst
+chmod -R a+rX "$www"
+printf '\n[catalog]\nsources = ["%s"]\n' "$www/catalog.json" >>"$XDG_CONFIG_HOME/banger/config.toml"
+must expect_rc 0 banger daemon start
+must expect_rc 0 banger kernel import default --from "$BANGER_KERNEL_DIR"
+E2E_CMD_TIMEOUT=600 must expect_rc 0 banger image pull debian-bookworm
+expect_contains "$OUT" "pulled from catalog:debian-bookworm" "the Debian image comes from the catalog"
 
 started=$SECONDS
 must expect_rc 0 banger vm create --name deb --image debian-bookworm --memory 512

@@ -92,6 +92,9 @@ expect_rc 0 "${bb[@]}" stat -c '%a %u' /data/suid
 expect_eq "$OUT" $'4755 0\n' "the setuid bit and root owner"
 expect_rc 0 banger vm exec box -- /bin/busybox cat /proc/1/comm
 expect_eq "$OUT" $'init\n' "with no init in the image, banger-init stays PID 1"
+# No sshd in the image either: banger-init's own dropbear answers.
+expect_rc 0 banger vm ssh box -- /bin/busybox id -u
+expect_eq "$OUT" $'0\n' "ssh into a container image without an sshd"
 expect_rc 0 banger vm delete -f box
 
 # -- the same reference again: nothing downloaded -----------------------------------
