@@ -14,6 +14,7 @@
 //                 caf::infinite, atom::run_v)
 //     .then([=](vm_runtime rt) { ... }, [=](caf::error& err) { ... });
 
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -26,6 +27,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "messages/type_ids.hpp"
+#include "services/import.hpp"
 
 namespace banger {
 
@@ -50,6 +52,21 @@ caf::actor blocking(caf::local_actor* self, F fn) {
       != nullptr)
     return sys.spawn(std::move(job));
   return sys.spawn<caf::detached>(std::move(job));
+}
+
+/// Removes the directory holding `file_in_dir` (a failed or deleted import,
+/// pull or build) in a worker, then runs `then` in `self`.
+template <class Self, class F>
+void discard_then(Self* self, std::string file_in_dir, F then) {
+  self
+    ->request(blocking(self,
+                       [file_in_dir]() -> caf::expected<bool> {
+                         discard_import(file_in_dir);
+                         return true;
+                       }),
+              caf::infinite, atom::run_v)
+    .then([=](bool) mutable { then(); },
+          [=](caf::error&) mutable { then(); });
 }
 
 } // namespace banger

@@ -8,7 +8,6 @@
 #include "actors/blocking.hpp"
 #include "services/error.hpp"
 #include "services/image_build.hpp"
-#include "services/import.hpp"
 #include "services/log.hpp"
 #include "services/names.hpp"
 #include "services/timefmt.hpp"
@@ -84,8 +83,9 @@ void publish(self_ptr self, vm_manager_actor manager, store_actor store,
         self->request(store, caf::infinite, atom::image_v, atom::create_v, info)
           .then([=](bool) { finish(self, manager, c, true, info); },
                 [=](caf::error& err) {
-                  discard_import(info.rootfs);
-                  finish(self, manager, c, true, failed(c, err));
+                  discard_then(self, info.rootfs, [=] {
+                    finish(self, manager, c, true, failed(c, err));
+                  });
                 });
       },
       [=](caf::error& err) { finish(self, manager, c, true, err); });

@@ -44,8 +44,8 @@ void import_and_register(caf::event_based_actor* self,
               self->request(store, caf::infinite, kind, atom::create_v, info)
                 .then([=](bool) mutable { rp.deliver(info); },
                       [=](caf::error& err) mutable {
-                        discard_import(info.*file);
-                        rp.deliver(err);
+                        discard_then(self, info.*file,
+                                     [=]() mutable { rp.deliver(err); });
                       });
             },
             [=](caf::error& err) mutable { rp.deliver(err); });
@@ -62,50 +62,39 @@ void remove_and_unregister(caf::event_based_actor* self,
   self->request(store, caf::infinite, kind, atom::del_v, name)
     .then(
       [=](Info& info) mutable {
-        auto path = info.*file;
-        self
-          ->request(blocking(self,
-                             [path]() -> caf::expected<bool> {
-                               discard_import(path);
-                               return true;
-                             }),
-                    caf::infinite, atom::run_v)
-          .then([=](bool) mutable { rp.deliver(info); },
-                [=](caf::error&) mutable { rp.deliver(info); });
+        discard_then(self, info.*file, [=]() mutable { rp.deliver(info); });
       },
       [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
-/// `rm -f`: deletes (force-stopping) the VMs whose `field` names `name`,
-/// one after the other, then calls `then`. A VM that cannot be deleted
-/// ends it with that error.
+/// Deletes (force-stopping) `vms` one after the other, then calls `then`;
+/// a VM that cannot be deleted ends it with that error.
+void delete_each(caf::event_based_actor* self, vm_manager_actor manager,
+                 std::vector<std::string> vms,
+                 std::function<void(caf::expected<void>)> then) {
+  if (vms.empty()) {
+    then({});
+    return;
+  }
+  auto vm = vms.back();
+  vms.pop_back();
+  self->request(manager, caf::infinite, atom::del_v, vm, true)
+    .then([=](bool) { delete_each(self, manager, vms, then); },
+          [=](caf::error& err) { then(err); });
+}
+
+/// `rm -f`: deletes the VMs whose `field` names `name`, then calls `then`.
 void delete_users(caf::event_based_actor* self, vm_manager_actor manager,
                   std::string name, std::string vm_info::*field,
                   std::function<void(caf::expected<void>)> then) {
   self->request(manager, caf::infinite, atom::list_v)
     .then(
       [=](vm_list& list) {
-        auto users = std::make_shared<std::vector<std::string>>();
+        std::vector<std::string> users;
         for (auto& vm : list.vms)
           if (vm.*field == name)
-            users->push_back(vm.name);
-        auto next = std::make_shared<std::function<void()>>();
-        *next = [=] {
-          if (users->empty()) {
-            then({});
-            *next = nullptr; // break the cycle
-            return;
-          }
-          auto vm = users->back();
-          users->pop_back();
-          self->request(manager, caf::infinite, atom::del_v, vm, true)
-            .then([=](bool) { (*next)(); },
-                  [=](caf::error& err) {
-                    then(err);
-                    *next = nullptr;
-                  });
-        };
-        (*next)();
+            users.push_back(vm.name);
+        delete_each(self, manager, std::move(users), then);
       },
       [=](caf::error& err) { then(err); });
 }

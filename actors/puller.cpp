@@ -11,7 +11,6 @@
 #include "actors/blocking.hpp"
 #include "actors/pull_plans.hpp"
 #include "services/error.hpp"
-#include "services/import.hpp"
 #include "services/log.hpp"
 #include "services/timefmt.hpp"
 
@@ -81,17 +80,18 @@ void run_work(puller_ptr<Info> self, store_actor store, Kind kind,
     .then(
       [=](Info& info) {
         if (cancel->load()) {
-          discard_import(info.*file);
-          finish(self, key,
-                 make_error(ec::cancelled, "the pull was cancelled"));
+          discard_then(self, info.*file, [=] {
+            finish(self, key,
+                   make_error(ec::cancelled, "the pull was cancelled"));
+          });
           return;
         }
         info.created_at = now_rfc3339();
         self->request(store, caf::infinite, kind, atom::create_v, info)
           .then([=](bool) { finish(self, key, info); },
                 [=](caf::error& err) {
-                  discard_import(info.*file);
-                  finish(self, key, err);
+                  discard_then(self, info.*file,
+                               [=] { finish(self, key, err); });
                 });
       },
       [=](caf::error& err) { finish(self, key, err); });

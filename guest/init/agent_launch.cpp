@@ -19,10 +19,10 @@ int open_agent(const char* path) {
   return fd;
 }
 
-pid_t start_agent(int fd) {
+pid_t fork_service(const char* what) {
   pid_t pid = ::fork();
   if (pid < 0) {
-    say_errno("fork for the agent", errno);
+    say_errno(std::string("fork for ") + what, errno);
     return -1;
   }
   if (pid > 0)
@@ -31,10 +31,18 @@ pid_t start_agent(int fd) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC); null >= 0)
+    ::dup2(null, STDIN_FILENO);
+  return 0;
+}
+
+pid_t start_agent(int fd) {
+  pid_t pid = fork_service("the agent");
+  if (pid != 0)
+    return pid;
   char arg0[] = "banger-agent";
   char* argv[] = {arg0, nullptr};
-  char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  char* envp[] = {path, nullptr};
+  char* envp[] = {const_cast<char*>(service_path_env), nullptr};
   ::fexecve(fd, argv, envp);
   say_errno("exec banger-agent", errno);
   ::_exit(127);

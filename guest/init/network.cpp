@@ -351,13 +351,12 @@ void configure_network(const boot_params& p) {
     return;
   }
 
+  bring_up_loopback();
   int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) {
     say_errno("network: socket", errno);
     return;
   }
-  if (auto err = bring_up(sock, "lo"); !err.empty())
-    say("network: " + err);
 
   const std::string cidr =
       format_ipv4(plan->ip.address) + "/" + std::to_string(plan->ip.prefix);

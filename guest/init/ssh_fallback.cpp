@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guest/init/agent_launch.hpp"
 #include "guest/init/console.hpp"
 #include "guest/init/files.hpp"
 #include "guest/init/rootfs.hpp"
@@ -181,22 +182,10 @@ pid_t start_dropbear() {
   for (auto& a : argv)
     args.push_back(a.data());
   args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    say_errno("fork for dropbear", errno);
-    return -1;
-  }
-  if (pid > 0)
+  pid_t pid = fork_service("dropbear");
+  if (pid != 0)
     return pid;
-  ::setsid();
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC); null >= 0)
-    ::dup2(null, STDIN_FILENO);
-  char path[] =
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  char* envp[] = {path, nullptr};
+  char* envp[] = {const_cast<char*>(service_path_env), nullptr};
   ::execve(args[0], args.data(), envp);
   say_errno(std::string("exec ") + args[0], errno);
   ::_exit(127);

@@ -37,14 +37,11 @@ namespace {
 using helper::netlink;
 using namespace std::chrono_literals;
 
-class HelperFds : public helper_netns {
+class HelperFds : public running_helper {
 protected:
   void SetUp() override {
-    helper_netns::SetUp();
+    running_helper::SetUp();
     if (IsSkipped() || HasFatalFailure())
-      return;
-    start_helper();
-    if (HasFatalFailure())
       return;
     // Local delivery (a datagram to the bridge's own address) goes through
     // lo, which starts down in a fresh namespace.

@@ -19,6 +19,7 @@
 
 #include "services/error.hpp"
 #include "services/registry_client.hpp"
+#include "test/unit/loopback_server.hpp"
 #include "test_util.hpp"
 
 namespace banger {
@@ -27,32 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace banger::test;
-
-// An httplib server on 127.0.0.1:<random> running on its own thread.
-class loopback_server {
-public:
-  httplib::Server srv;
-  int port = 0;
-
-  void start() {
-    port = srv.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port, 0);
-    thread_ = std::thread([this] { srv.listen_after_bind(); });
-    for (int i = 0; i < 200 && !srv.is_running(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  std::string origin() const {
-    return "http://127.0.0.1:" + std::to_string(port);
-  }
-  ~loopback_server() {
-    srv.stop();
-    if (thread_.joinable())
-      thread_.join();
-  }
-
-private:
-  std::thread thread_;
-};
 
 struct image_bytes {
   std::string layer = std::string(200000, 'L') + "layer";
