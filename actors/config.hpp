@@ -19,6 +19,8 @@ struct daemon_config {
   std::uint32_t max_vcpu = 64;
   std::uint32_t min_memory_mib = 64;
   std::uint32_t max_memory_mib = 65536;
+  /// The work disk (/root) of a VM created without --disk-size.
+  std::uint64_t default_disk_bytes = 8ull << 30;
   /// Graceful stop: how long to wait for the guest to power off.
   std::uint32_t stop_timeout_s = 10;
   /// How long a boot may take until the agent answers (TCG is slow).

@@ -72,8 +72,9 @@ caf::error failed(const ctx_ptr& c, const caf::error& err) {
 void publish(self_ptr self, vm_manager_actor manager, store_actor store,
              std::string images_dir, ctx_ptr c, std::string vm_dir) {
   say(self, c, "publish", "writing image " + c->req.name);
-  image_build_job job{c->req.name, c->kernel,      c->req.from, images_dir,
-                      vm_dir + "/root.qcow2", c->req.size_bytes};
+  image_build_job job{c->req.name, c->kernel, c->req.from, images_dir,
+                      vm_dir + "/root.qcow2", vm_dir + "/work.ext4",
+                      c->req.size_bytes};
   self
     ->request(blocking(self, [job] { return publish_root_disk(job); }),
               caf::infinite, atom::run_v)

@@ -16,6 +16,7 @@
 #include "services/names.hpp"
 #include "services/timefmt.hpp"
 #include "services/vm_identity.hpp"
+#include "services/work_disk.hpp"
 
 namespace banger {
 
@@ -76,6 +77,10 @@ caf::expected<vm_spec> normalize(self_ptr self, vm_spec spec) {
                         + " MiB is out of range: use "
                         + std::to_string(cfg.min_memory_mib) + " to "
                         + std::to_string(cfg.max_memory_mib) + " MiB");
+  if (spec.disk_bytes == 0)
+    spec.disk_bytes = cfg.default_disk_bytes;
+  if (auto why = check_disk_size(spec.disk_bytes); !why.empty())
+    return make_error(ec::invalid_argument, why);
   if (spec.image.empty())
     spec.image = cfg.default_image;
   if (spec.nat && !st.net.enabled())
@@ -149,6 +154,7 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
               rec.info.kernel = k.name;
               rec.info.vcpu = spec.vcpu;
               rec.info.memory_mib = spec.memory_mib;
+              rec.info.disk_bytes = spec.disk_bytes;
               rec.info.nat = spec.nat;
               if (!ip->empty()) {
                 rec.info.ip = *ip;
@@ -158,6 +164,7 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
               rec.info.dir = self->state.config->paths.vms_dir() + "/"
                              + rec.info.id;
               rec.root_disk = rec.info.dir + "/root.qcow2";
+              rec.work_disk = rec.info.dir + "/work.ext4";
               auto dir = rec.info.dir;
               auto paths = self->state.config->paths;
               bool networked = !rec.info.ip.empty();

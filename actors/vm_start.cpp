@@ -140,10 +140,13 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
               spec.vmlinux = k.vmlinux;
               spec.initrd = k.initrd;
               spec.root_disk = st.rec.root_disk;
+              spec.work_disk = st.rec.work_disk;
               spec.vcpu = st.rec.info.vcpu;
               spec.memory_mib = st.rec.info.memory_mib;
               auto driver = st.deps.driver;
               auto base = img.rootfs;
+              auto seed = img.work_seed;
+              auto disk_bytes = st.rec.info.disk_bytes;
               attach_network(self, std::move(spec), [=](vm_launch_spec spec) {
               progress(sink, "boot", "starting the VMM");
               self
@@ -162,6 +165,12 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                  if (!r)
                                    return std::move(r.error());
                                }
+                               if (!spec.work_disk.empty()
+                                   && !std::filesystem::exists(spec.work_disk))
+                                 if (auto r = driver->create_work_disk(
+                                       seed, spec.work_disk, disk_bytes);
+                                     !r)
+                                   return std::move(r.error());
                                return driver->launch(spec);
                              }();
                              // QEMU has its own copy of the TAP now.

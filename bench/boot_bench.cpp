@@ -581,9 +581,13 @@ void setup_daemon(context& c) {
   c.daemon_started = true; // from here on, teardown has work to do
   cli(c, {"daemon", "start"}, 60s);
   cli(c, {"kernel", "import", "default", "--from", c.opt.kernel_dir}, 120s);
-  cli(c, {"image", "import", "default", "--rootfs", c.opt.rootfs, "--kernel",
-          "default"},
-      300s);
+  std::vector<std::string> import{"image", "import", "default", "--rootfs", c.opt.rootfs,
+                                  "--kernel", "default"};
+  // The image's /root, as scripts/build-image.sh writes it beside the rootfs.
+  auto seed = fs::path(c.opt.rootfs).parent_path() / "work-seed.ext4";
+  if (fs::exists(seed))
+    import.insert(import.end(), {"--work-seed", seed.string()});
+  cli(c, import, 300s);
 }
 
 std::optional<std::int64_t> read_pid(const std::string& path) {

@@ -26,6 +26,13 @@ std::string positive(const std::string& value) {
   return "";
 }
 
+std::string a_size(const std::string& value) {
+  if (parse_size(value))
+    return "";
+  return "expected a size like 4G or 512M (K, M, G, T are powers of 1024), not '"
+         + value + "'";
+}
+
 daemon_client connect_daemon() {
   return daemon_client::connect(resolve_paths().socket());
 }

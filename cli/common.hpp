@@ -35,6 +35,9 @@ std::string not_empty(const std::string& value);
 /// A CLI11 validator for whole numbers from 1 up ("--vcpu 0", "--vcpu -1").
 std::string positive(const std::string& value);
 
+/// A CLI11 validator for sizes like 4G, 512M or 1048576 (parse_size).
+std::string a_size(const std::string& value);
+
 /// Connects to the daemon at the socket of resolve_paths().
 daemon_client connect_daemon();
 

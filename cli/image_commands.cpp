@@ -15,6 +15,7 @@ struct import_opts {
   std::string name;
   std::string path;   // --rootfs FILE or --from DIR
   std::string kernel; // images only
+  std::string work_seed; // images only
 };
 
 // The daemon runs elsewhere (another cwd): send absolute paths.
@@ -47,7 +48,8 @@ int do_image_list(bool json) {
 }
 
 int do_image_import(const import_opts& o) {
-  image_import_request req{o.name, absolute(o.path), o.kernel};
+  image_import_request req{o.name, absolute(o.path), o.kernel,
+                           o.work_seed.empty() ? "" : absolute(o.work_seed)};
   auto client = connect_daemon();
   auto img = decode_result<image_info>(
       call_with_progress(client, "image.import", to_json(req)));
@@ -102,6 +104,8 @@ int do_show(const char* type, const std::string& name, bool json) {
     print(key_values({{"name", x.name},
                       {"kernel", x.kernel},
                       {"rootfs", x.rootfs},
+                      {"work seed", x.work_seed.empty() ? "none (VMs copy /root on first boot)"
+                                                        : x.work_seed},
                       {"size", format_bytes(x.size_bytes)},
                       {"source", x.source.empty() ? "imported" : x.source},
                       {"digest", x.digest.empty() ? "-" : x.digest},
@@ -201,8 +205,13 @@ void add_image_commands(CLI::App& app, action& selected) {
   imp->add_option("--kernel", o->kernel,
                   "Kernel that VMs of this image boot by default; default: the "
                   "default kernel");
+  imp->add_option("--work-seed", o->work_seed,
+                  "An ext4 file holding the image's /root, cloned into each "
+                  "VM's work disk; default: VMs copy /root from the rootfs on "
+                  "first boot")
+      ->check(CLI::ExistingFile);
   imp->footer("Example:\n  banger image import debian --rootfs ./debian.ext4 "
-              "--kernel 6.1");
+              "--work-seed ./debian-root.ext4 --kernel 6.1");
   imp->callback(
       [o, &selected] { selected = {[o] { return do_image_import(*o); }}; });
 

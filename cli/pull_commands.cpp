@@ -75,14 +75,8 @@ int exit_cancelled() {
 
 int do_image_pull(const pull_opts& o) {
   image_pull_request req{o.ref, o.name, o.kernel, 0};
-  if (!o.size.empty()) {
-    auto bytes = parse_size(o.size);
-    if (!bytes)
-      fail("--size " + o.size
-           + ": expected a size like 2G or 512M (K, M, G, T are powers of "
-             "1024)");
-    req.size_bytes = *bytes;
-  }
+  if (!o.size.empty())
+    req.size_bytes = parse_size(o.size).value_or(0);
   bool cancelled = false;
   auto r = stream_pull("image.pull", to_json(req), o.json, cancelled);
   if (cancelled && !r.ok())
@@ -110,12 +104,8 @@ int do_image_build(const build_opts& o) {
   req.kernel = o.kernel;
   req.nat = o.nat;
   req.exec.argv = o.command;
-  if (!o.size.empty()) {
-    auto bytes = parse_size(o.size);
-    if (!bytes)
-      fail("--size " + o.size + ": expected a size like 4G or 512M");
-    req.size_bytes = *bytes;
-  }
+  if (!o.size.empty())
+    req.size_bytes = parse_size(o.size).value_or(0);
   auto client = connect_daemon();
   return stream_command(client, "image.build", to_json(req), false,
                         [&](const reply& r) {
@@ -159,7 +149,8 @@ void add_pull_commands(CLI::App& image, CLI::App& kernel, action& selected) {
                    "the catalog's choice, else the default kernel");
   pull->add_option("--size", o->size,
                    "Size of the root filesystem (e.g. 4G); default: the "
-                   "content plus headroom");
+                   "content plus headroom")
+    ->check(a_size);
   pull->add_flag("--json", o->json,
                  "Print progress events and the result as JSON lines");
   pull->footer(
@@ -187,7 +178,8 @@ void add_pull_commands(CLI::App& image, CLI::App& kernel, action& selected) {
                     "Kernel of the new image; default: the base image's");
   build->add_option("--size", b->size,
                     "Grow the root filesystem to this size (e.g. 4G); "
-                    "default: the base image's size");
+                    "default: the base image's size")
+    ->check(a_size);
   build->add_flag("--nat", b->nat,
                   "Let the provisioning command reach the internet");
   build->add_option("CMD", b->command,

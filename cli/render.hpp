@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "messages/agent.hpp"
+#include "services/units.hpp"
 
 namespace banger::cli {
 
@@ -119,12 +120,6 @@ std::string format_created(std::string_view rfc3339, std::int64_t now);
 /// MiB with a binary unit: 512 -> "512MiB", 2048 -> "2GiB", 1536 -> "1.5GiB".
 std::string format_mib(std::uint64_t mib);
 
-/// Bytes with a binary unit: "0B", "812KiB", "1.2GiB".
-std::string format_bytes(std::uint64_t bytes);
-
-/// "512M", "4G", "4GiB", "1048576": bytes (K/M/G/T are powers of 1024);
-/// nullopt for anything else, zero or an overflow.
-std::optional<std::uint64_t> parse_size(std::string_view text);
 
 /// A transfer's state for progress lines: "45.2MiB / 100.0MiB  12.3MiB/s
 /// ETA 0:04" (rate and ETA only once `seconds` is positive and bytes moved;

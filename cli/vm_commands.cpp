@@ -31,6 +31,12 @@ struct name_opts {
 };
 
 void add_spec_options(CLI::App& cmd, vm_spec& spec) {
+  cmd.add_option_function<std::string>(
+         "--disk-size",
+         [&spec](const std::string& v) { spec.disk_bytes = parse_size(v).value_or(0); },
+         "Size of the VM's work disk, which holds /root (e.g. 20G; it takes "
+         "host space only as it fills); default: 8G")
+      ->check(a_size);
   cmd.add_option(
          "--name", spec.name,
          "Name of the VM (letters, digits, '-'); default: a generated name")
@@ -143,6 +149,8 @@ int do_show(const std::string& name, bool json) {
       {"kernel", vm.kernel},
       {"vcpu", std::to_string(vm.vcpu)},
       {"memory", format_mib(vm.memory_mib)},
+      {"disk", vm.disk_bytes > 0 ? format_bytes(vm.disk_bytes) + " (/root)"
+                                 : "none (/root is on the root disk)"},
       {"pid", vm.pid > 0 ? std::to_string(vm.pid) : ""},
       {"ip", vm.ip.empty() ? "none (no network)" : vm.ip},
       {"dns name", vm.ip.empty() ? "" : vm.name + ".vm"},

@@ -37,7 +37,8 @@ json to_json(const image_info& x) {
           {"size_bytes", x.size_bytes},
           {"created_at", x.created_at},
           {"source", x.source},
-          {"digest", x.digest}};
+          {"digest", x.digest},
+          {"work_seed", x.work_seed}};
 }
 
 void from_json(const json& j, image_info& x) {
@@ -49,6 +50,7 @@ void from_json(const json& j, image_info& x) {
   r.optional("created_at", x.created_at);
   r.optional("source", x.source);
   r.optional("digest", x.digest);
+  r.optional("work_seed", x.work_seed);
   r.finish();
 }
 
@@ -93,7 +95,10 @@ void from_json(const json& j, kernel_list& x) {
 }
 
 json to_json(const image_import_request& x) {
-  return {{"name", x.name}, {"rootfs", x.rootfs}, {"kernel", x.kernel}};
+  return {{"name", x.name},
+          {"rootfs", x.rootfs},
+          {"kernel", x.kernel},
+          {"work_seed", x.work_seed}};
 }
 
 void from_json(const json& j, image_import_request& x) {
@@ -101,6 +106,7 @@ void from_json(const json& j, image_import_request& x) {
   r.required("name", x.name);
   r.required("rootfs", x.rootfs);
   r.optional("kernel", x.kernel);
+  r.optional("work_seed", x.work_seed);
   r.finish();
 }
 

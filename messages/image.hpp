@@ -31,6 +31,10 @@ struct image_info {
   /// The content it was made from: the OCI manifest digest or the bundle's
   /// sha256 ("sha256:..."); "" when imported.
   std::string digest;
+  /// The image's /root as a small ext4 (absolute path), cloned and grown
+  /// into each VM's work disk; "" when the image has none (its VMs copy
+  /// /root from the root filesystem on first boot).
+  std::string work_seed;
 };
 
 /// A guest kernel: ELF vmlinux, initramfs with banger-init, modules.
@@ -58,6 +62,7 @@ struct image_import_request {
   std::string name;
   std::string rootfs; // a raw ext4 file on the host; copied in
   std::string kernel; // empty: the default kernel
+  std::string work_seed; // optional: an ext4 holding the image's /root
 };
 
 /// `banger image pull REF`: an OCI reference, or the name of a catalog

@@ -8,7 +8,7 @@ using wire::object_reader;
 json to_json(const vm_spec& x) {
   return {{"name", x.name},     {"image", x.image}, {"kernel", x.kernel},
           {"vcpu", x.vcpu},     {"memory_mib", x.memory_mib},
-          {"nat", x.nat}};
+          {"disk_bytes", x.disk_bytes}, {"nat", x.nat}};
 }
 
 void from_json(const json& j, vm_spec& x) {
@@ -18,6 +18,7 @@ void from_json(const json& j, vm_spec& x) {
   r.optional("kernel", x.kernel);
   r.optional("vcpu", x.vcpu);
   r.optional("memory_mib", x.memory_mib);
+  r.optional("disk_bytes", x.disk_bytes);
   r.optional("nat", x.nat);
   r.finish();
 }
@@ -30,6 +31,7 @@ json to_json(const vm_info& x) {
           {"kernel", x.kernel},
           {"vcpu", x.vcpu},
           {"memory_mib", x.memory_mib},
+          {"disk_bytes", x.disk_bytes},
           {"pid", x.pid},
           {"created_at", x.created_at},
           {"started_at", x.started_at},
@@ -50,6 +52,7 @@ void from_json(const json& j, vm_info& x) {
   r.optional("kernel", x.kernel);
   r.optional("vcpu", x.vcpu);
   r.optional("memory_mib", x.memory_mib);
+  r.optional("disk_bytes", x.disk_bytes);
   r.optional("pid", x.pid);
   r.optional("created_at", x.created_at);
   r.optional("started_at", x.started_at);

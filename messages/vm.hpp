@@ -30,6 +30,7 @@ struct vm_spec {
   std::string kernel;
   std::uint32_t vcpu = 0;
   std::uint32_t memory_mib = 0;
+  std::uint64_t disk_bytes = 0; // the work disk holding /root
   bool nat = false; // masquerade the guest's traffic out of the host
 };
 
@@ -42,6 +43,9 @@ struct vm_info {
   std::string kernel;
   std::uint32_t vcpu = 0;
   std::uint32_t memory_mib = 0;
+  /// The work disk's size (it holds /root); 0 for a VM made before banger
+  /// had work disks (its /root lives on the root disk).
+  std::uint64_t disk_bytes = 0;
   std::int64_t pid = 0;
   std::string created_at;  // RFC 3339, UTC
   std::string started_at;  // RFC 3339, UTC; empty if never started

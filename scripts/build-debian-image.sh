@@ -2,8 +2,9 @@
 # Builds a Debian 12 (bookworm) dev image for banger with debootstrap (as
 # root): systemd as init, OpenSSH, git, curl and the usual tools, configured
 # for banger-init (which sets the hostname, network and SSH keys at every
-# boot), written with `mke2fs -d` into a sparse file:
-#   OUTDIR/rootfs.ext4
+# boot), written with `mke2fs -d` into sparse files:
+#   OUTDIR/rootfs.ext4      the root filesystem
+#   OUTDIR/work-seed.ext4   its /root, cloned into each VM's work disk
 #   OUTDIR/manifest.json   {"kind":"image","name":"debian-bookworm",...}
 # The downloaded packages are kept in build/cache/debian (BANGER_CACHE_DIR) as
 # debootstrap's own tarball, so a rerun downloads nothing; --refresh fetches
@@ -133,6 +134,8 @@ mke2fs -q -t ext4 -L debian-root -d "$root" -F "$img" \
 version="$(cut -d. -f1 "$root/etc/debian_version")"
 printf '{"kind":"image","name":"debian-%s","arch":"%s","kernel":"default","distro":"debian-%s","version":"%s"}\n' \
   "$suite" "$arch" "$suite" "$version" >"$work/manifest.json"
+"$repo/scripts/make-work-seed.sh" "$root" "$work/work-seed.ext4"
 mv -f "$img" "$out/rootfs.ext4"
+mv -f "$work/work-seed.ext4" "$out/work-seed.ext4"
 mv -f "$work/manifest.json" "$out/manifest.json"
 echo "build-debian-image: $out/rootfs.ext4 ($size, $(du -sh "$root" | cut -f1) used) in $((SECONDS - started)) s" >&2

@@ -3,8 +3,9 @@
 # debootstrap, loop mounts or root: busybox (static) as the userland and init,
 # dropbear with the shared libraries it needs as the sshd (/etc/init.d/S50sshd,
 # using the host key banger-init provisions from fw_cfg), assembled in
-# a directory and written with `mke2fs -d` into a sparse file:
-#   OUTDIR/rootfs.ext4
+# a directory and written with `mke2fs -d` into sparse files:
+#   OUTDIR/rootfs.ext4      the root filesystem
+#   OUTDIR/work-seed.ext4   its /root, cloned into each VM's work disk
 # The .debs are cached in build/cache (BANGER_CACHE_DIR).
 set -euo pipefail
 
@@ -87,6 +88,8 @@ mkdir -p "$root"/{dev,proc,sys,run,tmp,root,home,mnt,var/log,var/tmp,etc/init.d,
 ln -sfn /run "$root/var/run"
 chmod 1777 "$root/tmp" "$root/var/tmp"
 chmod 0700 "$root/root"
+# root's login shell setup; it lives in the work seed with the rest of /root.
+printf '%s\n' "PS1='\\h:\\w\\\$ '" 'export PS1' >"$root/root/.profile"
 
 cat >"$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh
@@ -196,5 +199,7 @@ if [[ "$(id -u)" != 0 ]]; then
   debugfs -w -f "$work/chown.cmds" "$img" >/dev/null 2>"$work/debugfs.log" \
     || die "debugfs could not set owners in $img: $(tail -n3 "$work/debugfs.log")"
 fi
+"$repo/scripts/make-work-seed.sh" "$root" "$work/work-seed.ext4"
 mv -f "$img" "$out/rootfs.ext4"
+mv -f "$work/work-seed.ext4" "$out/work-seed.ext4"
 echo "build-image: $out/rootfs.ext4 ($size, $(du -sh "$root" | cut -f1) used)" >&2

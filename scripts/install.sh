@@ -12,6 +12,7 @@ $banger daemon start
 $banger kernel list --json | grep -q '"name": "default"' \
   || $banger kernel import default --from build/kernel
 $banger image list --json | grep -q '"name": "default"' \
-  || $banger image import default --rootfs build/image/rootfs.ext4 --kernel default
+  || $banger image import default --rootfs build/image/rootfs.ext4 \
+    --work-seed build/image/work-seed.ext4 --kernel default
 echo "+ banger vm run --rm -- uname -a"
 $banger vm run --rm -- uname -a

@@ -71,6 +71,7 @@ caf::expected<image_info> pull_catalog_image(const catalog_pull_job& job) {
     info.name = job.name;
     info.kernel = job.kernel;
     info.rootfs = moved(c.rootfs);
+    info.work_seed = moved(c.work_seed);
     std::error_code ec;
     info.size_bytes = std::filesystem::file_size(info.rootfs, ec);
     info.source = "catalog:" + job.entry.name;

@@ -9,6 +9,7 @@
 #include "services/error.hpp"
 #include "services/process.hpp"
 #include "services/staging.hpp"
+#include "services/work_disk.hpp"
 
 namespace banger {
 
@@ -66,6 +67,10 @@ caf::expected<image_info> build_into(const image_build_job& job,
       return s.error();
     size = job.size_bytes;
   }
+  bool seeded = !job.work_disk.empty() && std::filesystem::exists(job.work_disk);
+  if (seeded)
+    if (auto r = seed_from_work_disk(job.work_disk, dir + "/work-seed.ext4"); !r)
+      return r.error();
   wire::json m = {{"kind", "image"},   {"name", job.name},
                   {"source", "build:" + job.base}, {"kernel", job.kernel}};
   std::ofstream(dir + "/manifest.json") << m.dump(2) << '\n';
@@ -76,6 +81,8 @@ caf::expected<image_info> build_into(const image_build_job& job,
   info.name = job.name;
   info.kernel = job.kernel;
   info.rootfs = final_dir + "/rootfs.ext4";
+  if (seeded)
+    info.work_seed = final_dir + "/work-seed.ext4";
   info.size_bytes = size;
   info.source = "build:" + job.base;
   return info;

@@ -22,12 +22,16 @@ struct image_build_job {
   std::string images_dir;
   /// The root disk of the stopped build VM.
   std::string root_disk;
+  /// Its work disk (/root), which becomes the image's work seed; "" or a
+  /// missing file for none.
+  std::string work_disk;
   /// 0 keeps the base's size; smaller than the base is an error.
   std::uint64_t size_bytes = 0;
   std::string qemu_img = "qemu-img";
 };
 
-/// Makes <images_dir>/<name>/{rootfs.ext4,manifest.json}; not registered.
+/// Makes <images_dir>/<name>/{rootfs.ext4,work-seed.ext4,manifest.json};
+/// not registered.
 caf::expected<image_info> publish_root_disk(const image_build_job& job);
 
 } // namespace banger

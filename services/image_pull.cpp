@@ -127,6 +127,7 @@ caf::expected<image_info> pull_into(const oci_pull_job& job,
   rootfs_options ro;
   ro.work_dir = staging + "/build";
   ro.output = image_dir + "/rootfs.ext4";
+  ro.work_seed_output = image_dir + "/work-seed.ext4";
   ro.size_bytes = job.size_bytes;
   ro.cancel = job.cancel;
   auto built = build_rootfs(layers, ro);
@@ -153,6 +154,7 @@ caf::expected<image_info> pull_into(const oci_pull_job& job,
   info.name = job.name;
   info.kernel = job.kernel;
   info.rootfs = final_dir + "/rootfs.ext4";
+  info.work_seed = final_dir + "/work-seed.ext4";
   info.size_bytes = built->size_bytes;
   info.source = ref;
   info.digest = pulled->manifest_digest;

@@ -103,14 +103,21 @@ caf::expected<image_info> import_image(const std::string& images_dir,
     return not_a_file("rootfs", req.rootfs,
                       "is not an ext2/3/4 filesystem image; make one with "
                       "mke2fs -t ext4 -d DIR FILE SIZE");
+  if (!req.work_seed.empty() && !is_ext_fs(req.work_seed))
+    return not_a_file("work seed", req.work_seed,
+                      "is not an ext2/3/4 filesystem image; make one of the "
+                      "image's /root with mke2fs -t ext4 -d DIR/root FILE 64M");
   auto staging = staging_dir(images_dir);
   if (!staging)
     return staging.error();
-  auto target = *staging + "/rootfs.ext4";
-  if (auto r = copy_sparse(req.rootfs, target); !r) {
-    fs::remove_all(*staging, ec);
-    return r.error();
-  }
+  std::vector<std::pair<std::string, std::string>> files{{req.rootfs, "rootfs.ext4"}};
+  if (!req.work_seed.empty())
+    files.emplace_back(req.work_seed, "work-seed.ext4");
+  for (auto& [from, to] : files)
+    if (auto r = copy_sparse(from, *staging + "/" + to); !r) {
+      fs::remove_all(*staging, ec);
+      return r.error();
+    }
   auto final_dir = images_dir + "/" + req.name;
   if (auto r = publish(*staging, final_dir); !r)
     return r.error();
@@ -118,6 +125,8 @@ caf::expected<image_info> import_image(const std::string& images_dir,
   info.name = req.name;
   info.kernel = req.kernel;
   info.rootfs = final_dir + "/rootfs.ext4";
+  if (!req.work_seed.empty())
+    info.work_seed = final_dir + "/work-seed.ext4";
   info.size_bytes = fs::file_size(info.rootfs, ec);
   return info;
 }

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "services/error.hpp"
 #include "services/process.hpp"
 #include "services/qmp.hpp"
+#include "services/work_disk.hpp"
 
 namespace banger {
 
@@ -121,7 +124,11 @@ std::vector<std::string> qemu_argv(const vm_launch_spec& spec,
   // at boot most of the time; telling it the frequency avoids that.
   if (accel.accel == "tcg" && tsc_khz > 0)
     append += " tsc_early_khz=" + std::to_string(tsc_khz);
-  append += " root=/dev/vda rootfstype=ext4 rw";
+  // banger-init finds the disks by their virtio serials: the order in which
+  // the guest names them vda, vdb is not guaranteed.
+  append += fmt::format(" root=serial:{} rootfstype=ext4 rw", root_disk_serial);
+  if (!spec.work_disk.empty())
+    append += fmt::format(" banger.work=serial:{}", work_disk_serial);
   append += " banger.id=" + spec.id + " banger.hostname=" + spec.name;
   for (const auto& p : spec.extra_cmdline)
     append += " " + p;
@@ -149,7 +156,7 @@ std::vector<std::string> qemu_argv(const vm_launch_spec& spec,
   argv.insert(argv.end(), {
     "-append", append,
     "-drive", "id=d0,file=" + qemu_escape(spec.root_disk) + ",format=qcow2,if=none,cache=writeback",
-    "-device", "virtio-blk-device,drive=d0",
+    "-device", fmt::format("virtio-blk-device,drive=d0,serial={}", root_disk_serial),
     "-device", "virtio-serial-device",
     "-chardev", "socket,id=c0,path=" + qemu_escape(agent_sock) + ",server=on,wait=off",
     "-device", "virtserialport,chardev=c0,name=org.banger.agent",
@@ -157,6 +164,11 @@ std::vector<std::string> qemu_argv(const vm_launch_spec& spec,
     "-qmp", "unix:" + qemu_escape(qmp_sock) + ",server=on,wait=off",
     "-pidfile", spec.dir + "/qemu.pid",
   });
+  if (!spec.work_disk.empty())
+    argv.insert(argv.end(), {
+      "-drive", "id=d1,file=" + qemu_escape(spec.work_disk) + ",format=raw,if=none,cache=writeback",
+      "-device", fmt::format("virtio-blk-device,drive=d1,serial={}", work_disk_serial),
+    });
   if (spec.tap_fd >= 0) {
     // launch() hands the TAP to QEMU as descriptor qemu_tap_fd.
     argv.insert(argv.end(), {
@@ -255,6 +267,13 @@ caf::expected<void> qemu_driver::create_root_disk(const std::string& base,
                                  + " over " + absolute_base + "; " + why);
   }
   return {};
+}
+
+caf::expected<void> qemu_driver::create_work_disk(const std::string& seed,
+                                                  const std::string& disk,
+                                                  std::uint64_t size_bytes) {
+  // A raw ext4 file: QEMU serves it as is, and so would any other VMM.
+  return banger::create_work_disk(seed, disk, size_bytes);
 }
 
 caf::expected<vm_runtime> qemu_driver::launch(const vm_launch_spec& spec) {

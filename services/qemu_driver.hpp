@@ -60,6 +60,8 @@ public:
 
   caf::expected<void> create_root_disk(const std::string& base,
                                        const std::string& overlay) override;
+  caf::expected<void> create_work_disk(const std::string& seed, const std::string& disk,
+                                       std::uint64_t size_bytes) override;
   caf::expected<vm_runtime> launch(const vm_launch_spec& spec) override;
   bool alive(std::int64_t pid, const std::string& id) override;
   caf::expected<void> kill(const vm_runtime& rt, const std::string& id,

@@ -1,6 +1,7 @@
 #include "services/rootfs_builder.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -156,7 +157,15 @@ private:
   void note_host_xattrs(const std::string& host, inode& ino);
   caf::expected<void> emit_meta(const std::string& target, const inode& ino);
   caf::expected<std::unordered_map<std::string, std::uint32_t>>
-  inode_numbers(const std::string& image);
+  inode_numbers(const std::string& image, const std::string& tag);
+  /// Writes the tree under `top` as the ext4 file `output` (through
+  /// <output>.tmp), staged in work_dir/<tag>; returns its size. size_bytes
+  /// 0: the content plus headroom, at least min_bytes.
+  caf::expected<std::uint64_t> write_image(node& top, const std::string& tag,
+                                           const std::string& output,
+                                           const std::string& label,
+                                           std::uint64_t size_bytes,
+                                           std::uint64_t min_bytes);
 
   const rootfs_options& opts_;
   node root_;
@@ -540,14 +549,14 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
         break;
       }
       case kind::file:
-      case kind::symlink:
+      case kind::symlink: {
         if (!first) {
           // Not following: a hardlinked symlink stays a symlink.
           if (::linkat(AT_FDCWD, ino.staged.c_str(), dirfd, cname, 0) != 0)
             return make_error(ec::internal, "cannot link " + host + ": " + errno_text(errno));
           break;
         }
-        ino.staged = host;
+        auto earlier = std::exchange(ino.staged, host);
         if (ino.type == kind::symlink) {
           if (::symlinkat(ino.target.c_str(), dirfd, cname) != 0)
             return make_error(ec::internal, "cannot create " + host + ": " + errno_text(errno));
@@ -556,6 +565,11 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
             return make_error(ec::internal, "cannot move content to " + host + ": "
                                               + errno_text(errno));
           ino.blob.clear();
+        } else if (!earlier.empty() && ino.size > 0) {
+          // Staged for an earlier image of this build (the work seed):
+          // the same content, linked rather than copied.
+          if (::linkat(AT_FDCWD, earlier.c_str(), dirfd, cname, 0) != 0)
+            return make_error(ec::internal, "cannot link " + host + ": " + errno_text(errno));
         } else {
           unique_fd f{::openat(dirfd, cname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                0600)};
@@ -564,6 +578,7 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
         }
         note_host_xattrs(host, ino);
         break;
+      }
       case kind::chr:
       case kind::blk:
       case kind::fifo:
@@ -590,11 +605,11 @@ caf::expected<void> builder::stage(node& dir, int dirfd, const std::string& host
 }
 
 caf::expected<std::unordered_map<std::string, std::uint32_t>>
-builder::inode_numbers(const std::string& image) {
+builder::inode_numbers(const std::string& image, const std::string& tag) {
   std::string cmds;
   for (auto& d : dirs_)
     cmds += "ls -p " + quote(d) + "\n";
-  auto script = opts_.work_dir + "/debugfs-ls.cmds";
+  auto script = opts_.work_dir + "/debugfs-ls-" + tag + ".cmds";
   if (auto r = write_private(script, cmds); !r)
     return r.error();
   auto ls = banger::run({"debugfs", "-f", script, image});
@@ -645,8 +660,7 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
                                               + "' is longer than 16 bytes");
   blobs_dir_ = opts_.work_dir + "/blobs";
   xattr_dir_ = opts_.work_dir + "/xattrs";
-  auto staging = opts_.work_dir + "/root";
-  for (auto& d : {blobs_dir_, xattr_dir_, staging})
+  for (auto& d : {blobs_dir_, xattr_dir_})
     if (::mkdir(d.c_str(), 0700) != 0)
       return make_error(ec::internal, "cannot create " + d + ": " + errno_text(errno)
                                         + "; the work directory must exist and be empty");
@@ -656,14 +670,69 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
     if (auto r = read_layer(layers[i]); !r)
       return r.error();
   }
+  rootfs_result result;
+  if (!opts_.work_seed_output.empty()) {
+    // The image's /root (a real directory; an empty one otherwise).
+    node empty;
+    empty.ino = std::make_shared<inode>();
+    empty.ino->type = kind::dir;
+    empty.ino->perm = 0700;
+    auto it = root_.children.find("root");
+    auto& top = it != root_.children.end() && it->second->ino->type == kind::dir
+                  ? *it->second
+                  : empty;
+    auto seed = write_image(top, "seed", opts_.work_seed_output, "banger-work", 0,
+                            min_work_seed_bytes);
+    if (!seed)
+      return seed.error();
+    result.work_seed_bytes = *seed;
+  }
+  auto size = write_image(root_, "root", opts_.output, opts_.label, opts_.size_bytes, 0);
+  if (!size) {
+    if (!opts_.work_seed_output.empty())
+      ::unlink(opts_.work_seed_output.c_str());
+    return size.error();
+  }
+  result.size_bytes = *size;
+  result.files = paths_;
+  return result;
+}
+
+caf::expected<std::uint64_t> builder::write_image(node& top, const std::string& tag,
+                                                  const std::string& output,
+                                                  const std::string& label,
+                                                  std::uint64_t size_bytes,
+                                                  std::uint64_t min_bytes) {
   if (is_cancelled())
     return cancelled();
+  // Per-image state: an inode is "first seen" anew in each image.
+  paths_ = 0;
+  content_bytes_ = 0;
+  metas_.clear();
+  dirs_ = {"/"};
+  create_cmds_.clear();
+  meta_cmds_.clear();
+  node_inodes_.clear();
+  std::vector<node*> todo{&top};
+  while (!todo.empty()) {
+    auto* n = todo.back();
+    todo.pop_back();
+    n->ino->links = 0;
+    n->ino->image_path.clear();
+    n->ino->host_xattrs.clear();
+    for (auto& [name, child] : n->children)
+      todo.push_back(child.get());
+  }
+  auto staging = opts_.work_dir + "/" + tag;
+  if (::mkdir(staging.c_str(), 0700) != 0)
+    return make_error(ec::internal, "cannot create " + staging + ": " + errno_text(errno)
+                                      + "; the work directory must exist and be empty");
   {
     unique_fd rootfd{::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (!rootfd.valid())
       return make_error(ec::internal, "cannot open " + staging + ": " + errno_text(errno));
-    note_host_xattrs(staging, *root_.ino);
-    if (auto r = stage(root_, rootfd.get(), staging, ""); !r)
+    note_host_xattrs(staging, *top.ino);
+    if (auto r = stage(top, rootfd.get(), staging, ""); !r)
       return r.error();
   }
   for (auto& ino : node_inodes_)
@@ -671,23 +740,23 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
       create_cmds_ += "sif " + quote(ino->image_path) + " links_count "
                       + std::to_string(ino->links) + "\n";
 
-  std::uint64_t size = opts_.size_bytes;
+  std::uint64_t size = size_bytes;
   std::uint64_t inodes = paths_ + paths_ / 4 + 1024;
   if (size == 0) {
     size = content_bytes_ + content_bytes_ * 3 / 10 + (64ull << 20);
     // -T default has one inode per 16 KiB; keep room for them all.
-    size = std::max(size, inodes * 16384);
+    size = std::max({size, inodes * 16384, min_bytes});
   }
   constexpr std::uint64_t mib = 1ull << 20;
-  if (opts_.size_bytes == 0)
+  if (size_bytes == 0)
     size = (size + mib - 1) / mib * mib;
   inodes = std::max(inodes, size / 16384);
 
-  auto tmp = opts_.output + ".tmp";
+  auto tmp = output + ".tmp";
   ::unlink(tmp.c_str());
   if (is_cancelled())
     return cancelled();
-  auto mk = banger::run({"mke2fs", "-q", "-t", "ext4", "-T", "default", "-L", opts_.label,
+  auto mk = banger::run({"mke2fs", "-q", "-t", "ext4", "-T", "default", "-L", label,
                          "-N", std::to_string(inodes), "-d", staging, "-E", "root_owner=0:0",
                          "-F", tmp, std::to_string((size + 1023) / 1024) + "k"});
   if (!mk)
@@ -701,10 +770,10 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
   // debugfs looks a path up by scanning each directory on it (no htree):
   // a path per command costs minutes on a real image. One listing of every
   // directory gives the inode numbers, and "<N>" needs no lookup.
-  auto numbers = inode_numbers(tmp);
+  auto numbers = inode_numbers(tmp, tag);
   if (!numbers)
     return numbers.error();
-  if (auto r = emit_meta("<2>", *root_.ino); !r)
+  if (auto r = emit_meta("<2>", *top.ino); !r)
     return r.error();
   for (auto& [path, ino] : metas_) {
     auto it = numbers->find(path);
@@ -712,7 +781,7 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
     if (auto r = emit_meta(target, *ino); !r)
       return r.error();
   }
-  auto script = opts_.work_dir + "/debugfs.cmds";
+  auto script = opts_.work_dir + "/debugfs-" + tag + ".cmds";
   if (auto r = write_private(script, create_cmds_ + meta_cmds_); !r)
     return r.error();
   auto dbg = banger::run({"debugfs", "-w", "-f", script, tmp});
@@ -730,12 +799,12 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
                                          + ": " + (problems.empty() ? dbg->err : problems));
   if (is_cancelled())
     return cancelled();
-  if (::rename(tmp.c_str(), opts_.output.c_str()) != 0)
-    return make_error(ec::internal, "cannot rename " + tmp + " to " + opts_.output + ": "
+  if (::rename(tmp.c_str(), output.c_str()) != 0)
+    return make_error(ec::internal, "cannot rename " + tmp + " to " + output + ": "
                                       + errno_text(errno));
   struct stat st{};
-  ::stat(opts_.output.c_str(), &st);
-  return rootfs_result{static_cast<std::uint64_t>(st.st_size), paths_};
+  ::stat(output.c_str(), &st);
+  return static_cast<std::uint64_t>(st.st_size);
 }
 
 } // namespace
@@ -743,10 +812,10 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
 caf::expected<rootfs_result> build_rootfs(const std::vector<layer_source>& layers,
                                           const rootfs_options& opts) {
   auto result = builder{opts}.run(layers);
-  if (!result && !opts.output.empty()) {
-    auto tmp = opts.output + ".tmp";
-    ::unlink(tmp.c_str());
-  }
+  if (!result)
+    for (auto* out : {&opts.output, &opts.work_seed_output})
+      if (!out->empty())
+        ::unlink((*out + ".tmp").c_str());
   return result;
 }
 

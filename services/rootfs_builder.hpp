@@ -38,6 +38,10 @@ struct rootfs_options {
   std::string output;
   /// 0: content size + 30% + 64 MiB, rounded up to 1 MiB.
   std::uint64_t size_bytes = 0;
+  /// Also write the image's /root as this ext4 file (the work seed VMs
+  /// clone their work disk from; an empty one if the image has no /root
+  /// directory); "" for none.
+  std::string work_seed_output;
   /// The filesystem label (at most 16 bytes).
   std::string label = "banger-root";
   /// Checked between entries and steps; true makes the build fail with
@@ -50,7 +54,12 @@ struct rootfs_result {
   std::uint64_t size_bytes = 0;
   /// Paths in the image (files, directories, links, nodes; not the root).
   std::uint64_t files = 0;
+  /// The size of the work seed file (0 without one).
+  std::uint64_t work_seed_bytes = 0;
 };
+
+/// A work seed's size when the image's /root holds little.
+inline constexpr std::uint64_t min_work_seed_bytes = 64ull << 20;
 
 /// Applies `layers` in order (the first is the lowest) and writes the result
 /// to opts.output. Errors: ec::invalid_argument (an unreadable or unsafe
@@ -58,7 +67,7 @@ struct rootfs_result {
 /// or outside the tree, an entry under a symlink; the message names the layer
 /// and the entry), ec::unavailable (mke2fs/debugfs missing or failing, e.g.
 /// no space), ec::cancelled, ec::internal (I/O). On any error no <output>
-/// and no <output>.tmp is left behind.
+/// (nor work seed) and no .tmp file is left behind.
 caf::expected<rootfs_result> build_rootfs(const std::vector<layer_source>& layers,
                                           const rootfs_options& opts);
 

@@ -85,6 +85,11 @@ constexpr std::array migrations{
     ALTER TABLE kernels ADD COLUMN source TEXT NOT NULL DEFAULT '';
     ALTER TABLE kernels ADD COLUMN digest TEXT NOT NULL DEFAULT '';
   )sql"},
+  migration{4, "give VMs a work disk for /root and images a work seed", R"sql(
+    ALTER TABLE vms ADD COLUMN work_disk TEXT NOT NULL DEFAULT '';
+    ALTER TABLE vms ADD COLUMN disk_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE images ADD COLUMN work_seed TEXT NOT NULL DEFAULT '';
+  )sql"},
 };
 
 constexpr int latest_version = migrations.back().version;
@@ -276,7 +281,7 @@ caf::expected<int> migrate(sqlite3* db, const std::string& path) {
 constexpr const char* vm_columns
   = "id, name, state, image, kernel, vcpu, memory_mib, pid, created_at, "
     "started_at, boot_ms, last_error, dir, root_disk, agent_socket, "
-    "qmp_socket, serial_log, accel, ip, mac, tap, nat";
+    "qmp_socket, serial_log, accel, ip, mac, tap, nat, work_disk, disk_bytes";
 
 void bind_vm(stmt& s, const vm_record& r) {
   const auto& i = r.info;
@@ -285,7 +290,8 @@ void bind_vm(stmt& s, const vm_record& r) {
     .text(i.created_at).text(i.started_at)
     .integer(static_cast<std::int64_t>(i.boot_ms)).text(i.last_error).text(i.dir)
     .text(r.root_disk).text(r.agent_socket).text(r.qmp_socket).text(r.serial_log)
-    .text(r.accel).text(i.ip).text(i.mac).text(r.tap).integer(i.nat ? 1 : 0);
+    .text(r.accel).text(i.ip).text(i.mac).text(r.tap).integer(i.nat ? 1 : 0)
+    .text(r.work_disk).integer(static_cast<std::int64_t>(i.disk_bytes));
 }
 
 vm_record read_vm(const stmt& s) {
@@ -313,13 +319,15 @@ vm_record read_vm(const stmt& s) {
   i.mac = s.col_text(19);
   r.tap = s.col_text(20);
   i.nat = s.col_int(21) != 0;
+  r.work_disk = s.col_text(22);
+  i.disk_bytes = static_cast<std::uint64_t>(s.col_int(23));
   return r;
 }
 
 image_info read_image(const stmt& s) {
   return image_info{s.col_text(0), s.col_text(1), s.col_text(2),
                     static_cast<std::uint64_t>(s.col_int(3)), s.col_text(4),
-                    s.col_text(5), s.col_text(6)};
+                    s.col_text(5), s.col_text(6), s.col_text(7)};
 }
 
 kernel_info read_kernel(const stmt& s) {
@@ -471,7 +479,7 @@ caf::expected<void> store::insert_vm(const vm_record& r) {
   if (auto ok = check_vm(r, true); !ok)
     return ok;
   auto sql = fmt::format("INSERT INTO vms ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                         "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                         "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                          vm_columns);
   stmt s{db_, sql.c_str()};
   bind_vm(s, r);
@@ -494,7 +502,7 @@ caf::expected<void> store::update_vm(const vm_record& r) {
               "started_at = ?10, boot_ms = ?11, last_error = ?12, dir = ?13, "
               "root_disk = ?14, agent_socket = ?15, qmp_socket = ?16, "
               "serial_log = ?17, accel = ?18, ip = ?19, mac = ?20, tap = ?21, "
-              "nat = ?22 WHERE id = ?1"};
+              "nat = ?22, work_disk = ?23, disk_bytes = ?24 WHERE id = ?1"};
   bind_vm(s, r);
   if (s.step() != SQLITE_DONE)
     return sql_error(fmt::format("update VM {}", in_quotes(r.info.name)).c_str());
@@ -592,10 +600,11 @@ caf::expected<void> store::insert_image(const image_info& x) {
                                   "exist (see: banger kernel list)",
                                   in_quotes(x.name), in_quotes(x.kernel)));
   stmt s{db_, "INSERT INTO images (name, kernel, rootfs, size_bytes, "
-              "created_at, source, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
+              "created_at, source, digest, work_seed) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"};
   s.text(x.name).text_or_null(x.kernel).text(x.rootfs)
     .integer(static_cast<std::int64_t>(x.size_bytes)).text(x.created_at)
-    .text(x.source).text(x.digest);
+    .text(x.source).text(x.digest).text(x.work_seed);
   if (s.step() != SQLITE_DONE)
     return sql_error(fmt::format("add image {}", in_quotes(x.name)).c_str());
   return caf::unit;
@@ -620,7 +629,8 @@ caf::expected<void> store::delete_image(const std::string& name) {
 }
 
 caf::expected<std::vector<image_info>> store::list_images() {
-  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at, source, digest "
+  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at, source, digest, "
+              "work_seed "
               "FROM images "
               "ORDER BY name"};
   std::vector<image_info> out;
@@ -633,7 +643,8 @@ caf::expected<std::vector<image_info>> store::list_images() {
 }
 
 caf::expected<image_info> store::find_image(const std::string& name) {
-  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at, source, digest "
+  stmt s{db_, "SELECT name, kernel, rootfs, size_bytes, created_at, source, digest, "
+              "work_seed "
               "FROM images "
               "WHERE name = ?1"};
   auto rc = s.text(name).step();

@@ -23,6 +23,7 @@ namespace banger {
 struct vm_record {
   vm_info info;             // what users see (messages/vm.hpp)
   std::string root_disk;    // qcow2 overlay path
+  std::string work_disk;    // raw ext4 holding /root; "" without one
   std::string agent_socket; // host end of the agent port
   std::string qmp_socket;
   std::string serial_log;

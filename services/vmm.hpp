@@ -23,6 +23,7 @@ struct vm_launch_spec {
   std::string vmlinux;     // ELF kernel (PVH boot)
   std::string initrd;      // initramfs with banger-init and banger-agent
   std::string root_disk;   // qcow2 overlay over the image's rootfs
+  std::string work_disk;   // raw ext4 mounted on /root; "" for none
   std::uint32_t vcpu = 1;
   std::uint32_t memory_mib = 256;
   std::vector<std::string> extra_cmdline; // e.g. banger.ip=..., appended
@@ -52,6 +53,14 @@ public:
   /// costing the same whatever the base's size.
   virtual caf::expected<void> create_root_disk(const std::string& base,
                                                const std::string& overlay)
+    = 0;
+
+  /// Prepares the work disk holding /root: a clone of the image's work seed
+  /// ("" for an image without one) grown to `size_bytes`
+  /// (services/work_disk.hpp).
+  virtual caf::expected<void> create_work_disk(const std::string& seed,
+                                               const std::string& disk,
+                                               std::uint64_t size_bytes)
     = 0;
 
   /// Starts the VMM in its own session, detached from the daemon so that it

@@ -54,6 +54,8 @@ boot_params parse_cmdline(std::string_view text) {
       p.init = value;
     else if (key == "banger.agent")
       p.start_agent = value != "0" && value != "off" && value != "no";
+    else if (key == "banger.work")
+      p.work = value;
     else if (key == "banger.rootwait")
       p.rootwait_s = std::atoi(value.c_str());
     else if (key == "banger.ip")

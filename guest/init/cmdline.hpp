@@ -1,6 +1,8 @@
 #pragma once
 // The kernel command line as banger-init reads it. The contract:
-//   root=/dev/vda          root device (a path; waited for up to 5 s)
+//   root=/dev/vda          root device (a path, or serial:NAME for the
+//                          virtio disk with that serial; waited for up
+//                          to 5 s)
 //   rootfstype=ext4        its filesystem (default ext4)
 //   rootflags=...          mount data passed as is
 //   rw | ro                mount mode (default ro, like the kernel)
@@ -9,6 +11,8 @@
 //                          /sbin/init, /lib/systemd/systemd, /init)
 //   banger.agent=0         do not start the agent
 //   banger.rootwait=SEC    how long to wait for the root device (default 5)
+//   banger.work=DEV        the work disk (a path or serial:NAME, like
+//                          root=): ext4 mounted on /root (work_disk.hpp)
 // The network (guest/init/network.hpp; all optional, nothing is touched
 // without banger.ip):
 //   banger.ip=ADDR/PREFIX  IPv4 address and prefix, e.g. 172.16.0.5/24
@@ -33,6 +37,7 @@ struct boot_params {
   std::string init;
   bool start_agent = true;
   int rootwait_s = 5;
+  std::string work;
   std::string ip;               // "172.16.0.5/24", checked when applied
   std::string gw;
   std::vector<std::string> dns; // every banger.dns, commas split, in order

@@ -22,6 +22,7 @@
 #include "guest/init/rootfs.hpp"
 #include "guest/init/ssh_fallback.hpp"
 #include "guest/init/supervise.hpp"
+#include "guest/init/work_disk.hpp"
 
 namespace {
 
@@ -70,6 +71,8 @@ int main(int argc, char** argv) {
   auto late = module_list(module_stage::late);
   auto late_fds = open_modules(late);
   mount_root(params);
+  if (!params.work.empty())
+    mount_work_disk(params.work, "/newroot", params.rootwait_s);
   if (!params.hostname.empty()
       && ::sethostname(params.hostname.data(), params.hostname.size()) != 0)
     say_errno("sethostname " + params.hostname, errno);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guest/init/console.hpp"
+#include "guest/init/work_disk.hpp"
 
 namespace banger::init {
 
@@ -107,7 +108,9 @@ void mount_root(const boot_params& p) {
   // happens asynchronously after their modules load.
   auto deadline = steady_clock::now() + seconds(p.rootwait_s);
   struct stat st {};
-  while (::stat(p.root.c_str(), &st) != 0) {
+  std::string root;
+  while ((root = resolve_block_device(p.root)).empty()
+         || ::stat(root.c_str(), &st) != 0) {
     if (steady_clock::now() > deadline)
       fatal("root device " + p.root + " did not appear within "
             + std::to_string(p.rootwait_s)
@@ -117,8 +120,8 @@ void mount_root(const boot_params& p) {
   ::mkdir(new_root, 0755);
   unsigned long flags = p.read_only ? MS_RDONLY : 0;
   const char* data = p.rootflags.empty() ? nullptr : p.rootflags.c_str();
-  if (::mount(p.root.c_str(), new_root, p.rootfstype.c_str(), flags, data) != 0)
-    fatal_errno("mount " + p.root + " (" + p.rootfstype + ", "
+  if (::mount(root.c_str(), new_root, p.rootfstype.c_str(), flags, data) != 0)
+    fatal_errno("mount " + root + " (" + p.rootfstype + ", "
                   + (p.read_only ? "ro" : "rw") + ") on " + new_root,
                 errno);
 }

@@ -101,8 +101,9 @@ TEST(cmdline, reads_the_contract) {
   auto p = init::parse_cmdline(
     "console=ttyS0 quiet root=/dev/vda rootfstype=ext4 rw "
     "banger.hostname=box banger.id=abc123 banger.init=/sbin/myinit "
-    "rootflags=noatime banger.rootwait=2 \"x=a b\"\n");
+    "rootflags=noatime banger.rootwait=2 banger.work=serial:banger-work \"x=a b\"\n");
   EXPECT_EQ(p.root, "/dev/vda");
+  EXPECT_EQ(p.work, "serial:banger-work");
   EXPECT_EQ(p.rootfstype, "ext4");
   EXPECT_EQ(p.rootflags, "noatime");
   EXPECT_FALSE(p.read_only);
@@ -120,6 +121,7 @@ TEST(cmdline, defaults_like_the_kernel) {
   EXPECT_EQ(p.rootfstype, "ext4");
   EXPECT_FALSE(p.start_agent);
   EXPECT_EQ(p.rootwait_s, 5);
+  EXPECT_EQ(p.work, "");
 }
 
 TEST(environment, spec_entries_override_defaults) {

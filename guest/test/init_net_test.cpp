@@ -7,7 +7,9 @@
 #include <iterator>
 #include <string>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -16,6 +18,7 @@
 #include "guest/init/files.hpp"
 #include "guest/init/network.hpp"
 #include "guest/init/provision.hpp"
+#include "guest/init/work_disk.hpp"
 
 using namespace banger::init;
 
@@ -293,4 +296,62 @@ TEST(provision, does_nothing_without_fw_cfg) {
   EXPECT_FALSE(r.fw_cfg);
   struct stat st {};
   EXPECT_NE(::lstat((root.path() + "/root").c_str(), &st), 0);
+}
+
+// -- work disk ---------------------------------------------------------------
+TEST(work_disk, finds_disks_by_their_virtio_serial) {
+  temp_dir sys;
+  for (auto [dev, serial] : {std::pair{"vda", "banger-root"}, std::pair{"vdb", "banger-work"},
+                             std::pair{"loop0", ""}}) {
+    ASSERT_EQ(::mkdir((sys.path() + "/" + dev).c_str(), 0755), 0);
+    if (*serial != '\0')
+      std::ofstream(sys.path() + "/" + dev + "/serial") << serial << "\n";
+  }
+  EXPECT_EQ(resolve_block_device("serial:banger-work", sys.path()), "/dev/vdb");
+  EXPECT_EQ(resolve_block_device("serial:banger-root", sys.path()), "/dev/vda");
+  EXPECT_EQ(resolve_block_device("serial:other", sys.path()), "");
+  EXPECT_EQ(resolve_block_device("serial:banger", sys.path()), "");
+  EXPECT_EQ(resolve_block_device("/dev/vdc", sys.path()), "/dev/vdc");
+}
+
+TEST(work_disk, copy_tree_keeps_modes_links_times_and_xattrs) {
+  temp_dir from, to;
+  auto f = from.path();
+  ASSERT_EQ(::mkdir((f + "/.ssh").c_str(), 0700), 0);
+  std::ofstream(f + "/.ssh/authorized_keys") << "ssh-ed25519 AAAA x\n";
+  ::chmod((f + "/.ssh/authorized_keys").c_str(), 0600);
+  std::ofstream(f + "/run.sh") << "#!/bin/sh\necho hi\n";
+  ::chmod((f + "/run.sh").c_str(), 0751);
+  std::ofstream(f + "/empty");
+  ASSERT_EQ(::symlink("/etc/passwd", (f + "/pw").c_str()), 0);
+  ASSERT_EQ(::mkfifo((f + "/fifo").c_str(), 0640), 0);
+  struct timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (f + "/run.sh").c_str(), times, 0), 0);
+  bool xattrs = ::setxattr((f + "/run.sh").c_str(), "user.banger", "yes", 3, 0) == 0;
+
+  EXPECT_EQ(copy_tree(f, to.path()), 0);
+  auto t = to.path();
+  EXPECT_EQ(mode_of(t + "/.ssh"), 0700u);
+  EXPECT_EQ(mode_of(t + "/.ssh/authorized_keys"), 0600u);
+  std::ifstream keys(t + "/.ssh/authorized_keys");
+  std::string line;
+  std::getline(keys, line);
+  EXPECT_EQ(line, "ssh-ed25519 AAAA x");
+  EXPECT_EQ(mode_of(t + "/run.sh"), 0751u);
+  struct stat st {};
+  ASSERT_EQ(::stat((t + "/run.sh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+  EXPECT_EQ(st.st_size, 18);
+  ASSERT_EQ(::stat((t + "/empty").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  char target[64] = {};
+  ASSERT_GT(::readlink((t + "/pw").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, "/etc/passwd");
+  ASSERT_EQ(::lstat((t + "/fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  if (xattrs) {
+    char value[8] = {};
+    EXPECT_EQ(::getxattr((t + "/run.sh").c_str(), "user.banger", value, sizeof value), 3);
+    EXPECT_STREQ(value, "yes");
+  }
 }

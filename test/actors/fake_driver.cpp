@@ -59,6 +59,17 @@ caf::expected<void> fake_driver::create_root_disk(const std::string& base,
   return caf::unit;
 }
 
+caf::expected<void> fake_driver::create_work_disk(const std::string& seed,
+                                                  const std::string& disk,
+                                                  std::uint64_t size_bytes) {
+  record("create_work_disk", 0, disk);
+  std::ofstream out(disk);
+  out << "work disk of " << size_bytes << " bytes from '" << seed << "'\n";
+  if (!out)
+    return make_error(ec::internal, "fake driver: cannot write " + disk);
+  return caf::unit;
+}
+
 caf::expected<vm_runtime> fake_driver::launch(const vm_launch_spec& spec) {
   record("launch", 0, spec.name);
   caf::error err;

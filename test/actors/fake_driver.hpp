@@ -25,7 +25,8 @@ namespace banger::test {
 struct driver_call {
   std::string method;   // "create_root_disk", "launch", "alive", "kill", ...
   std::int64_t pid = 0; // 0 where the call names no pid
-  std::string arg;      // launch: VM name; create_root_disk: overlay path
+  std::string arg;      // launch: VM name; create_root_disk: overlay path;
+                        // create_work_disk: the disk's path
 };
 
 class fake_driver final : public vmm_driver {
@@ -38,6 +39,8 @@ public:
 
   caf::expected<void> create_root_disk(const std::string& base,
                                        const std::string& overlay) override;
+  caf::expected<void> create_work_disk(const std::string& seed, const std::string& disk,
+                                       std::uint64_t size_bytes) override;
   caf::expected<vm_runtime> launch(const vm_launch_spec& spec) override;
   bool alive(std::int64_t pid, const std::string& id) override;
   caf::expected<void> kill(const vm_runtime& rt, const std::string& id,

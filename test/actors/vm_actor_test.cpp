@@ -7,6 +7,7 @@
 // vm_actor_live.* run on the normal scheduler through the manager, with a
 //                 fake driver whose fake agents answer over Unix sockets.
 
+#include <fstream>
 #include <algorithm>
 #include <filesystem>
 
@@ -102,12 +103,22 @@ TEST_F(vm_actor_det, failed_launch_fails_start_with_its_error) {
   EXPECT_EQ(error_code(started->value.error()), ec::vmm);
   EXPECT_NE(why(started->value.error()).find("cannot open /dev/kvm"),
             std::string::npos);
-  // The overlay is made before the launch, over the image's rootfs.
+  // The overlay is made before the launch, over the image's rootfs, and
+  // the work disk from the image's seed; the launch gets both.
   auto calls = w.driver->calls();
-  ASSERT_GE(calls.size(), 2u);
+  ASSERT_GE(calls.size(), 3u);
   EXPECT_EQ(calls[0].method, "create_root_disk");
   EXPECT_EQ(calls[0].arg, rec.root_disk);
-  EXPECT_EQ(calls[1].method, "launch");
+  EXPECT_EQ(calls[1].method, "create_work_disk");
+  EXPECT_EQ(calls[1].arg, rec.work_disk);
+  EXPECT_EQ(calls[2].method, "launch");
+  ASSERT_EQ(w.driver->launches().size(), 1u);
+  EXPECT_EQ(w.driver->launches()[0].work_disk, rec.work_disk);
+  std::ifstream disk(rec.work_disk);
+  std::string made;
+  std::getline(disk, made);
+  EXPECT_NE(made.find("1073741824 bytes from '"), std::string::npos) << made;
+  EXPECT_NE(made.find("/images/default-seed.ext4'"), std::string::npos) << made;
   EXPECT_EQ(w.driver->count("launch"), 1u);
   EXPECT_EQ(w.driver->count("kill"), 0u); // nothing ran
   auto row = w.row(rec.info.id);
@@ -300,7 +311,8 @@ TEST_F(vm_actor_live, create_runs_stop_powers_off_start_runs_again) {
   EXPECT_EQ(again->state, "running");
   EXPECT_NE(again->pid, pid);
   EXPECT_EQ(w.driver->count("launch"), 2u);
-  EXPECT_EQ(w.driver->count("create_root_disk"), 1u); // the disk is kept
+  EXPECT_EQ(w.driver->count("create_root_disk"), 1u); // the disks are kept
+  EXPECT_EQ(w.driver->count("create_work_disk"), 1u);
   auto echoed = w.exec("web", {"echo", "again"});
   ASSERT_TRUE(echoed) << why(echoed.error());
   EXPECT_EQ(echoed->exit_code, 0);

@@ -80,9 +80,10 @@ void seed(store& db, const std::string& root) {
                                    root + "/images/initrd.img", "6.1.0", now,
                                    "", ""}));
   check(db.insert_image(image_info{
-      "default", "k1", root + "/images/default.ext4", 1 << 20, now, "", ""}));
+      "default", "k1", root + "/images/default.ext4", 1 << 20, now, "", "",
+      root + "/images/default-seed.ext4"}));
   check(db.insert_image(
-      image_info{"alt", "k1", root + "/images/alt.ext4", 1 << 20, now, "", ""}));
+      image_info{"alt", "k1", root + "/images/alt.ext4", 1 << 20, now, "", "", ""}));
 }
 
 vm_record make_record(const daemon_config& cfg, const std::string& name,
@@ -99,6 +100,8 @@ vm_record make_record(const daemon_config& cfg, const std::string& name,
   rec.info.created_at = now_rfc3339();
   rec.info.dir = cfg.paths.vms_dir() + "/" + rec.info.id;
   rec.root_disk = rec.info.dir + "/root.qcow2";
+  rec.work_disk = rec.info.dir + "/work.ext4";
+  rec.info.disk_bytes = 1ull << 30;
   rec.serial_log = rec.info.dir + "/serial.log";
   rec.accel = "tcg";
   return rec;

@@ -11,7 +11,7 @@ e2e_setup
 images_now() { find "$(state_dir)/images" -mindepth 1 -maxdepth 1 | sort; }
 
 expect_rc 0 banger image build tools --from-image default --size 1536M -- \
-  sh -c 'echo provisioned >/etc/built; echo to-stdout; echo to-stderr >&2'
+  sh -c 'echo provisioned >/etc/built; mkdir /root/tools; echo home >/root/tools/rc; echo to-stdout; echo to-stderr >&2'
 expect_contains "$OUT" "to-stdout" "the provisioning command's stdout streams back"
 expect_contains "$ERR" "to-stderr" "the provisioning command's stderr streams back"
 expect_contains "$OUT" "image tools built from default" "build reports the new image"
@@ -21,8 +21,13 @@ expect_json "$OUT" 'd["size_bytes"]' $((1536 * 1024 * 1024)) "the image has the 
 expect_json "$OUT" 'd["kernel"]' default "the image keeps the base's kernel"
 expect_eq "$(vm_count)" 0 "the build VM is gone"
 
-expect_rc 0 banger vm run --rm --image tools -- cat /etc/built
-expect_eq "$OUT" $'provisioned\n' "a VM of the new image has the change"
+expect_rc 0 banger vm run --rm --image tools -- cat /etc/built /root/tools/rc /root/.profile
+expect_match "$OUT" $'^provisioned\nhome\nPS1=' "a VM of the new image has the changes, /root's included"
+run banger image show tools --json
+seed=$(json_get "$OUT" 'd["work_seed"]') && seed=${seed//\"/}
+[[ -f $seed ]] || fail "the built image has no work seed ($seed)"
+seed_bytes=$(stat -c %s "$seed")
+((seed_bytes < 512 * 1048576)) || fail "the work seed was not shrunk: $seed_bytes bytes"
 expect_rc 0 banger vm run --rm --image tools -- df -k /
 blocks=$(awk 'NR==2 {print $2}' <<<"$OUT")
 ((blocks > 1300000)) || fail "the root filesystem did not grow to ~1.5 GiB: df says $blocks KiB"

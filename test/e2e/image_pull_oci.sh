@@ -33,6 +33,9 @@ echo "mine" >"$l1/home/app/owned.txt"
 chown 1000:1000 "$l1/home/app" "$l1/home/app/owned.txt"
 chmod 0640 "$l1/home/app/owned.txt"
 chmod 0700 "$l1/root"
+echo "root's own" >"$l1/root/.rootrc"
+chown 1000:1000 "$l1/root/.rootrc"
+chmod 0604 "$l1/root/.rootrc"
 oci_layer "$l1" "$work/l1.tar.gz"
 
 l2=$work/l2
@@ -69,6 +72,9 @@ run banger image show tools-multi --json
 expect_json "$OUT" 'd["digest"]' "$amd64_manifest" "the host's platform (amd64) was chosen from the index"
 expect_json "$OUT" 'd["source"]' "$ref" "image show records the source"
 expect_json "$OUT" 'd["kernel"]' default "a pulled image boots the default kernel"
+seed=$(json_get "$OUT" 'd["work_seed"]') || abort "no work_seed: $seed"
+seed=${seed//\"/}
+[[ -f $seed ]] || fail "the pulled image has no work seed file ($seed)"
 
 must expect_rc 0 banger vm create --name box --image tools-multi
 bb=(banger vm exec box -- /bin/busybox)
@@ -90,6 +96,11 @@ expect_rc 0 "${bb[@]}" stat -c '%F %t:%T' /data/null
 expect_eq "$OUT" $'character special file 1:3\n' "the device node"
 expect_rc 0 "${bb[@]}" stat -c '%a %u' /data/suid
 expect_eq "$OUT" $'4755 0\n' "the setuid bit and root owner"
+# /root came with the image's work seed, on the VM's own work disk.
+expect_rc 0 "${bb[@]}" stat -c '%u:%g %a %n' /root /root/.rootrc
+expect_eq "$OUT" $'0:0 700 /root\n1000:1000 604 /root/.rootrc\n' "/root from the work seed"
+expect_rc 0 "${bb[@]}" grep -c ' /root ext4 ' /proc/mounts
+expect_eq "$OUT" $'1\n' "/root is the work disk"
 expect_rc 0 banger vm exec box -- /bin/busybox cat /proc/1/comm
 expect_eq "$OUT" $'init\n' "with no init in the image, banger-init stays PID 1"
 # No sshd in the image either: banger-init's own dropbear answers.

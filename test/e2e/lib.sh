@@ -173,11 +173,16 @@ _e2e_share_artifacts() {
     [[ -f $f ]] || continue
     ln "$f" "$art/kernel/" 2>/dev/null || cp "$f" "$art/kernel/"
   done
-  ln "$BANGER_ROOTFS" "$art/rootfs.ext4" 2>/dev/null ||
-    cp --sparse=always "$BANGER_ROOTFS" "$art/rootfs.ext4"
+  for f in rootfs work-seed; do
+    [[ -f $(dirname "$BANGER_ROOTFS")/$f.ext4 ]] || continue
+    ln "$(dirname "$BANGER_ROOTFS")/$f.ext4" "$art/$f.ext4" 2>/dev/null ||
+      cp --sparse=always "$(dirname "$BANGER_ROOTFS")/$f.ext4" "$art/$f.ext4"
+  done
   chmod -R a+rX -- "$art"
   BANGER_KERNEL_DIR=$art/kernel
   BANGER_ROOTFS=$art/rootfs.ext4
+  # The image's /root (scripts/build-image.sh makes it beside the rootfs).
+  BANGER_WORK_SEED=$art/work-seed.ext4
 }
 
 e2e_use() {
@@ -204,7 +209,8 @@ e2e_setup_instance() {
   e2e_instance "$1"
   must expect_rc 0 banger daemon start
   must expect_rc 0 banger kernel import default --from "$BANGER_KERNEL_DIR"
-  must expect_rc 0 banger image import default --rootfs "$BANGER_ROOTFS" --kernel default
+  must expect_rc 0 banger image import default --rootfs "$BANGER_ROOTFS" \
+    --work-seed "$BANGER_WORK_SEED" --kernel default
 }
 
 # -- running commands -----------------------------------------------------------

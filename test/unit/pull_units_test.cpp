@@ -51,17 +51,17 @@ TEST(image_name_for, always_a_valid_name) {
 }
 
 TEST(parse_size, units_are_powers_of_1024) {
-  EXPECT_EQ(cli::parse_size("512M"), 512ull << 20);
-  EXPECT_EQ(cli::parse_size("4G"), 4ull << 30);
-  EXPECT_EQ(cli::parse_size("4GiB"), 4ull << 30);
-  EXPECT_EQ(cli::parse_size("2k"), 2048u);
-  EXPECT_EQ(cli::parse_size("1048576"), 1048576u);
+  EXPECT_EQ(banger::parse_size("512M"), 512ull << 20);
+  EXPECT_EQ(banger::parse_size("4G"), 4ull << 30);
+  EXPECT_EQ(banger::parse_size("4GiB"), 4ull << 30);
+  EXPECT_EQ(banger::parse_size("2k"), 2048u);
+  EXPECT_EQ(banger::parse_size("1048576"), 1048576u);
 }
 
 TEST(parse_size, refuses_garbage_zero_and_overflow) {
   for (auto bad : {"", "G", "0", "0G", "-1G", "1.5G", "4X", "4GBB", "1 G",
                    "99999999999999999999", "17179869184T"})
-    EXPECT_FALSE(cli::parse_size(bad)) << bad;
+    EXPECT_FALSE(banger::parse_size(bad)) << bad;
 }
 
 TEST(format_transfer, bytes_rate_and_eta) {

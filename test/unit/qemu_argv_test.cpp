@@ -88,10 +88,10 @@ TEST(QemuArgv, PinsTheWholeCommandUnderTcg) {
     "-initrd", "/state/kernels/6.1/initrd.img",
     "-append",
     "console=ttyS0 reboot=t panic=-1 quiet cryptomgr.notests pci=off tsc_early_khz=2445430 "
-    "root=/dev/vda rootfstype=ext4 rw banger.id=1a2b3c banger.hostname=web-1 "
+    "root=serial:banger-root rootfstype=ext4 rw banger.id=1a2b3c banger.hostname=web-1 "
     "banger.ip=172.16.0.5/24 banger.gw=172.16.0.1",
     "-drive", "id=d0,file=/state/vms/1a2b3c/root.qcow2,format=qcow2,if=none,cache=writeback",
-    "-device", "virtio-blk-device,drive=d0",
+    "-device", "virtio-blk-device,drive=d0,serial=banger-root",
     "-device", "virtio-serial-device",
     "-chardev", "socket,id=c0,path=/state/vms/1a2b3c/agent.sock,server=on,wait=off",
     "-device", "virtserialport,chardev=c0,name=org.banger.agent",
@@ -112,7 +112,30 @@ TEST(QemuArgv, KvmUsesHostCpuAndNoTscHint) {
 TEST(QemuArgv, UnknownTscIsLeftOut) {
   auto append = arg_after(argv_for(tcg, 0), "-append");
   EXPECT_EQ(append.find("tsc_early_khz"), std::string::npos);
-  EXPECT_NE(append.find("pci=off root=/dev/vda"), std::string::npos);
+  EXPECT_NE(append.find("pci=off root=serial:banger-root"), std::string::npos);
+}
+
+TEST(QemuArgv, WorkDiskIsASecondDriveTheGuestFindsBySerial) {
+  auto spec = sample_spec();
+  EXPECT_EQ(arg_after(banger::qemu_argv(spec, tcg, 0, "a", "q", "s"), "-append")
+              .find("banger.work="),
+            std::string::npos);
+  spec.work_disk = "/state/vms/1a2b3c/work,1.ext4";
+  auto argv = banger::qemu_argv(spec, tcg, 0, "a", "q", "s");
+  EXPECT_NE(arg_after(argv, "-append").find(" rw banger.work=serial:banger-work banger.id="),
+            std::string::npos);
+  std::vector<std::string> drives, devices;
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "-drive")
+      drives.push_back(argv[i + 1]);
+    if (argv[i] == "-device" && argv[i + 1].rfind("virtio-blk", 0) == 0)
+      devices.push_back(argv[i + 1]);
+  }
+  ASSERT_EQ(drives.size(), 2u);
+  EXPECT_EQ(drives[1], "id=d1,file=/state/vms/1a2b3c/work,,1.ext4,format=raw,if=none,"
+                       "cache=writeback");
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_EQ(devices[1], "virtio-blk-device,drive=d1,serial=banger-work");
 }
 
 TEST(QemuArgv, AppendIsOneArgumentWithoutQuotes) {

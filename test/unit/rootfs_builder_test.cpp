@@ -204,17 +204,21 @@ protected:
     return p;
   }
 
-  caf::expected<banger::rootfs_result> build(std::atomic<bool>* cancel = nullptr) {
+  caf::expected<banger::rootfs_result> build(std::atomic<bool>* cancel = nullptr,
+                                             bool with_seed = false) {
     work_ = tmp_.path() + "/work" + std::to_string(builds_++);
     fs::create_directory(work_);
     banger::rootfs_options o;
     o.work_dir = work_;
     o.output = img();
+    if (with_seed)
+      o.work_seed_output = seed();
     o.cancel = cancel;
     return banger::build_rootfs(layers_, o);
   }
 
   std::string img() const { return tmp_.path() + "/rootfs.ext4"; }
+  std::string seed() const { return tmp_.path() + "/work-seed.ext4"; }
 
   void expect_no_output() {
     EXPECT_FALSE(fs::exists(img()));
@@ -266,6 +270,81 @@ TEST_F(RootfsBuilder, OwnersModesAndMtimeKept) {
   EXPECT_EQ(odd.uid, 7u);
   EXPECT_EQ(odd.gid, 8u);
   EXPECT_EQ(odd.mode, 0600u);
+}
+
+TEST_F(RootfsBuilder, WorkSeedHoldsTheImagesRootHome) {
+  layer("l1.tar", {dir("root", 0700), file("root/.profile", "PS1='# '\n", 0600),
+                   dir("root/work", 0750), file("root/work/notes", "n\n", 0640, 1000, 1001),
+                   symlink("root/link", "/etc/passwd"), file("bin/busybox", "bb", 0755),
+                   hardlink("root/bb", "bin/busybox"),
+                   file("etc/passwd", "root:x:0:0::/root:/bin/sh\n")});
+  // A later layer replaces a file under /root: the seed has the new one.
+  layer("l2.tar", {file("root/.profile", "PS1='$ '\n", 0644)});
+  auto r = build(nullptr, true);
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  ASSERT_TRUE(fs::exists(seed()));
+  EXPECT_EQ(r->work_seed_bytes, fs::file_size(seed()));
+  EXPECT_GE(r->work_seed_bytes, banger::min_work_seed_bytes);
+  EXPECT_TRUE(fsck_clean(seed()));
+  EXPECT_TRUE(fsck_clean(img()));
+
+  // The seed's top is /root itself: its mode and owner.
+  auto top = stat_of(seed(), "/");
+  EXPECT_EQ(top.mode, 0700u);
+  EXPECT_EQ(top.uid, 0u);
+  EXPECT_EQ(debugfs(seed(), "cat /.profile"), "PS1='$ '\n");
+  EXPECT_EQ(stat_of(seed(), "/.profile").mode, 0644u);
+  auto notes = stat_of(seed(), "/work/notes");
+  EXPECT_EQ(notes.uid, 1000u);
+  EXPECT_EQ(notes.gid, 1001u);
+  EXPECT_EQ(notes.mode, 0640u);
+  EXPECT_EQ(stat_of(seed(), "/work").mode, 0750u);
+  EXPECT_NE(stat_of(seed(), "/link").text.find(R"(Fast link dest: "/etc/passwd")"),
+            std::string::npos);
+  // Hardlinked with a file outside /root: the seed has its own copy.
+  EXPECT_EQ(debugfs(seed(), "cat /bb"), "bb");
+  EXPECT_EQ(stat_of(seed(), "/bb").links, 1u);
+  EXPECT_FALSE(stat_of(seed(), "/etc").found);
+  EXPECT_NE(debugfs(seed(), "stats").find("Filesystem volume name:   banger-work"),
+            std::string::npos);
+
+  // The root filesystem still has all of it, hardlink included.
+  EXPECT_EQ(debugfs(img(), "cat /root/.profile"), "PS1='$ '\n");
+  EXPECT_EQ(debugfs(img(), "cat /root/bb"), "bb");
+  EXPECT_EQ(stat_of(img(), "/root/bb").inode, stat_of(img(), "/bin/busybox").inode);
+  EXPECT_EQ(stat_of(img(), "/root/bb").links, 2u);
+  EXPECT_EQ(r->files, 10u);
+}
+
+TEST_F(RootfsBuilder, WorkSeedOfAnImageWithoutRootIsEmpty) {
+  layer("l1.tar", {file("bin/app", "app", 0755), symlink("root", "/home/x")});
+  auto r = build(nullptr, true);
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_TRUE(fsck_clean(seed()));
+  auto top = stat_of(seed(), "/");
+  EXPECT_EQ(top.mode, 0700u);
+  auto ls = debugfs(seed(), "ls -p /");
+  EXPECT_NE(ls.find("lost+found"), std::string::npos);
+  EXPECT_EQ(ls.find("app"), std::string::npos);
+}
+
+TEST_F(RootfsBuilder, FailedRootLeavesNoWorkSeed) {
+  // The seed is written first; the root filesystem then fails (too small).
+  layer("l1.tar", {file("root/.profile", "x"), file("big", std::string(3 << 20, 'b'))});
+  work_ = tmp_.path() + "/small";
+  fs::create_directory(work_);
+  banger::rootfs_options o;
+  o.work_dir = work_;
+  o.output = img();
+  o.work_seed_output = seed();
+  o.size_bytes = 2 << 20;
+  auto r = banger::build_rootfs(layers_, o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(banger::error_message(r.error()).find("mke2fs"), std::string::npos);
+  EXPECT_TRUE(fs::exists(work_ + "/seed")); // it did get that far
+  EXPECT_FALSE(fs::exists(seed()));
+  EXPECT_FALSE(fs::exists(seed() + ".tmp"));
+  expect_no_output();
 }
 
 TEST_F(RootfsBuilder, SymlinksAndHardlinks) {

@@ -58,7 +58,7 @@ kernel_info make_kernel(std::string name) {
 image_info make_image(std::string name, std::string kernel) {
   return {name, std::move(kernel), "/i/" + name + "/rootfs.ext4",
           (std::uint64_t{1} << 40) + 7, "2024-05-02T10:00:00Z",
-          "registry.example/" + name + ":1", "sha256:i"};
+          "registry.example/" + name + ":1", "sha256:i", "/i/" + name + "/work-seed.ext4"};
 }
 
 vm_record make_vm(std::string id, std::string name, std::string created_at) {
@@ -74,6 +74,8 @@ vm_record make_vm(std::string id, std::string name, std::string created_at) {
   r.info.created_at = std::move(created_at);
   r.info.dir = "/v/" + name;
   r.root_disk = "/v/" + name + "/root.qcow2";
+  r.work_disk = "/v/" + name + "/work.ext4";
+  r.info.disk_bytes = (std::uint64_t{1} << 40) + 3;
   r.agent_socket = "/v/" + name + "/agent.sock";
   r.qmp_socket = "/v/" + name + "/qmp.sock";
   r.serial_log = "/v/" + name + "/serial.log";
@@ -88,6 +90,8 @@ void expect_same(const vm_record& a, const vm_record& b) {
   EXPECT_EQ(a.info.image, b.info.image);
   EXPECT_EQ(a.info.kernel, b.info.kernel);
   EXPECT_EQ(a.info.vcpu, b.info.vcpu);
+  EXPECT_EQ(a.info.disk_bytes, b.info.disk_bytes);
+  EXPECT_EQ(a.work_disk, b.work_disk);
   EXPECT_EQ(a.info.memory_mib, b.info.memory_mib);
   EXPECT_EQ(a.info.pid, b.info.pid);
   EXPECT_EQ(a.info.created_at, b.info.created_at);
@@ -201,6 +205,7 @@ TEST_F(store_test, image_round_trip) {
   EXPECT_EQ(found->created_at, img.created_at);
   EXPECT_EQ(found->source, "registry.example/debian:1");
   EXPECT_EQ(found->digest, "sha256:i");
+  EXPECT_EQ(found->work_seed, "/i/debian/work-seed.ext4");
   auto alpine = s->find_image("alpine");
   ASSERT_OK(alpine);
   EXPECT_EQ(alpine->kernel, "");
@@ -230,6 +235,7 @@ TEST_F(store_test, vm_round_trip_update_and_delete) {
   vm.info.boot_ms = std::uint64_t{1} << 40;
   vm.accel = "tcg";
   vm.info.image = "";
+  vm.info.disk_bytes = 20ull << 30;
   ASSERT_OK(s->update_vm(vm));
   found = s->find_vm("web");
   ASSERT_OK(found);

@@ -214,6 +214,7 @@ TEST(WireCodecs, VmMessagesRoundTrip) {
   info.state = "running";
   info.vcpu = 2;
   info.memory_mib = 512;
+  info.disk_bytes = 20ull << 30;
   info.pid = 1234;
   info.boot_ms = 3900;
   vm_list list{{info, info}};
@@ -222,14 +223,17 @@ TEST(WireCodecs, VmMessagesRoundTrip) {
   EXPECT_EQ(back.vms[1].name, "box");
   EXPECT_EQ(back.vms[1].memory_mib, 512u);
   EXPECT_EQ(back.vms[1].boot_ms, 3900u);
+  EXPECT_EQ(back.vms[1].disk_bytes, 20ull << 30);
 
   vm_run_request run;
   run.spec.name = "r";
   run.spec.vcpu = 3;
+  run.spec.disk_bytes = 1ull << 30;
   run.exec.argv = {"true"};
   run.rm = true;
   auto rb = round_trip(run);
   EXPECT_EQ(rb.spec.vcpu, 3u);
+  EXPECT_EQ(rb.spec.disk_bytes, 1ull << 30);
   EXPECT_EQ(rb.exec.argv, run.exec.argv);
   EXPECT_TRUE(rb.rm);
 
@@ -247,9 +251,10 @@ TEST(WireCodecs, VmSpecRejectsUnknownFieldsAndWrongTypes) {
 TEST(WireCodecs, ImageKernelDaemonRoundTrip) {
   image_info img{"default", "default", "/s/images/default/rootfs.ext4",
                  1u << 30, "2026-11-28T00:00:00Z", "docker.io/library/x:1",
-                 "sha256:ab"};
+                 "sha256:ab", "/s/images/default/work-seed.ext4"};
   auto img2 = round_trip(image_list{{img}}).images.at(0);
   EXPECT_EQ(img2.size_bytes, 1u << 30);
+  EXPECT_EQ(img2.work_seed, "/s/images/default/work-seed.ext4");
   EXPECT_EQ(img2.source, "docker.io/library/x:1");
   EXPECT_EQ(img2.digest, "sha256:ab");
   kernel_info k{"default", "/v", "/i", "6.1.0", "t", "catalog:default", "sha256:cd"};
