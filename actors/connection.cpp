@@ -232,10 +232,10 @@ void dispatch(self_ptr self, wire::envelope& env) {
                                  req.name);
     } else if (type == "vm.set") {
       auto req = decode<vm_set_request>(env.body);
-      if (!req.has_nat)
-        throw wire::decode_error("vm set: nothing to change (give \"nat\")");
-      forward<vm_info>(self, id, type, d.manager, atom::put_v, atom::nat_v,
-                       req.name, req.nat);
+      if (!req.changes_something())
+        throw wire::decode_error("vm set: nothing to change (give \"nat\", \"vcpu\", "
+                                 "\"memory_mib\" or \"disk_bytes\")");
+      forward<vm_info>(self, id, type, d.manager, atom::put_v, std::move(req));
     } else if (type == "vm.delete") {
       auto req = decode<vm_delete_request>(env.body);
       forward<bool>(self, id, type, d.manager, atom::del_v, req.name,

@@ -19,7 +19,7 @@ namespace banger {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_record& x) {
-  return f(caf::meta::type_name("vm_record"), x.info, x.root_disk,
+  return f(caf::meta::type_name("vm_record"), x.info, x.root_disk, x.work_disk,
            x.agent_socket, x.qmp_socket, x.serial_log, x.accel, x.tap);
 }
 
@@ -68,8 +68,9 @@ using vm_actor = caf::typed_actor<
   caf::replies_to<atom::del, bool>::with<bool>,
   /// The current view of the VM.
   caf::replies_to<atom::get>::with<vm_info>,
-  /// `vm set --nat/--no-nat` (stopped or created only; applies at start).
-  caf::replies_to<atom::put, atom::nat, bool>::with<vm_info>,
+  /// `vm set` (stopped or created only; applies at the next start). The
+  /// request is validated by the manager; the work disk grows here.
+  caf::replies_to<atom::put, vm_set_request>::with<vm_info>,
   /// Listening sockets in the guest, from the agent (running only).
   caf::replies_to<atom::ports>::with<agent_ports_reply>,
   /// Daemon start: reconciles the stored row with what really runs.
@@ -90,7 +91,7 @@ using vm_manager_actor = caf::typed_actor<
   caf::replies_to<atom::exec, std::string, exec_spec, caf::actor,
                   std::uint64_t>::with<exec_result>,
   caf::replies_to<atom::del, std::string, bool>::with<bool>,
-  caf::replies_to<atom::put, atom::nat, std::string, bool>::with<vm_info>,
+  caf::replies_to<atom::put, vm_set_request>::with<vm_info>,
   caf::replies_to<atom::ports, std::string>::with<agent_ports_reply>,
   caf::replies_to<atom::status>::with<daemon_status>,
   /// From vm actors: their latest view, for list/status without a fan-out.

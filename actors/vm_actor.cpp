@@ -8,6 +8,8 @@
 #include "actors/vm_actor_state.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
+#include "services/units.hpp"
+#include "services/work_disk.hpp"
 
 namespace banger {
 
@@ -152,6 +154,72 @@ caf::expected<caf::actor> guest_agent(self_ptr self) {
   return st.agent;
 }
 
+/// `vm set` on a stopped VM: NAT, vCPUs and memory are recorded for the
+/// next start; a larger disk grows the work disk (in a worker) first.
+void do_set(self_ptr self, caf::typed_response_promise<vm_info> rp, vm_set_request req) {
+  auto& st = self->state;
+  auto refuse = [&](caf::error err) {
+    rp.deliver(std::move(err));
+    end_op(self);
+  };
+  const auto& name = vm_name(self);
+  if (is_active(st.state))
+    return refuse(make_error(ec::bad_state,
+                             "VM \"" + name + "\" is " + to_string(st.state)
+                               + "; settings change while it is stopped: banger vm stop "
+                               + name + ", then retry"));
+  if (req.has_nat && req.nat && (st.rec.info.ip.empty() || !st.deps.net.enabled()))
+    return refuse(make_error(
+      ec::unavailable, "VM \"" + name + "\" has no network ("
+                         + (st.rec.info.ip.empty() ? "it was created while bangerd ran "
+                                                     "without banger-helper"
+                                                   : "bangerd runs without banger-helper")
+                         + "), so NAT cannot apply; see: banger doctor"));
+  if (req.disk_bytes != 0 && st.rec.info.disk_bytes == 0)
+    return refuse(make_error(ec::bad_state,
+                             "VM \"" + name + "\" was made before banger had work disks "
+                             "(its /root is on the root disk), so --disk-size does "
+                             "not apply to it"));
+  if (req.disk_bytes != 0 && req.disk_bytes < st.rec.info.disk_bytes)
+    return refuse(make_error(ec::invalid_argument,
+                             "--disk-size " + format_bytes(req.disk_bytes)
+                               + " is smaller than VM \"" + name + "\"'s disk ("
+                               + format_bytes(st.rec.info.disk_bytes)
+                               + "); disks only grow, shrinking could lose files"));
+  auto apply = [self, rp, req]() mutable {
+    auto& info = self->state.rec.info;
+    if (req.has_nat)
+      info.nat = req.nat;
+    if (req.vcpu != 0)
+      info.vcpu = req.vcpu;
+    if (req.memory_mib != 0)
+      info.memory_mib = req.memory_mib;
+    if (req.disk_bytes != 0)
+      info.disk_bytes = req.disk_bytes;
+    persist(self);
+    rp.deliver(info);
+    end_op(self);
+  };
+  auto disk = st.rec.work_disk;
+  // A disk not made yet (never started) is made at the new size.
+  if (req.disk_bytes <= st.rec.info.disk_bytes || disk.empty()
+      || !std::filesystem::exists(disk))
+    return apply();
+  self
+    ->request(blocking(self,
+                       [disk, size = req.disk_bytes]() -> caf::expected<bool> {
+                         if (auto r = grow_work_disk(disk, size); !r)
+                           return std::move(r.error());
+                         return true;
+                       }),
+              caf::infinite, atom::run_v)
+    .then([apply](bool) mutable { apply(); },
+          [self, rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+            end_op(self);
+          });
+}
+
 vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
   self->state.deps = std::move(deps);
   self->state.rec = std::move(rec);
@@ -214,24 +282,11 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [=](atom::put, atom::nat, bool on) -> caf::result<vm_info> {
-      auto& st = self->state;
-      if (st.busy || is_active(st.state))
-        return make_error(ec::bad_state,
-                          "VM \"" + vm_name(self) + "\" is " + to_string(st.state)
-                            + "; NAT changes while it is stopped: banger vm stop "
-                            + vm_name(self) + ", then retry");
-      if (on && (st.rec.info.ip.empty() || !st.deps.net.enabled()))
-        return make_error(ec::unavailable,
-                          "VM \"" + vm_name(self) + "\" has no network ("
-                            + (st.rec.info.ip.empty()
-                                 ? "it was created while bangerd ran without "
-                                   "banger-helper"
-                                 : "bangerd runs without banger-helper")
-                            + "), so NAT cannot apply; see: banger doctor");
-      st.rec.info.nat = on;
-      persist(self);
-      return st.rec.info;
+    [=](atom::put, vm_set_request& req) -> caf::result<vm_info> {
+      auto rp = self->make_response_promise<vm_info>();
+      if (begin_op(self, [=] { do_set(self, rp, req); }))
+        do_set(self, rp, req);
+      return rp;
     },
     [=](atom::adopt) {
       if (begin_op(self, [=] { do_adopt(self); }))

@@ -51,6 +51,26 @@ vm_deps deps_of(self_ptr self) {
 
 /// Checks the spec and fills in defaults. Returns an error sentence naming
 /// the offending input.
+/// The limits of create and set; zeros are not checked (set: unchanged).
+caf::error check_resources(const daemon_config& cfg, std::uint32_t vcpu,
+                           std::uint32_t memory_mib, std::uint64_t disk_bytes) {
+  if (vcpu > cfg.max_vcpu)
+    return make_error(ec::invalid_argument,
+                      "--vcpu " + std::to_string(vcpu) + " is too many: use 1 to "
+                        + std::to_string(cfg.max_vcpu));
+  if (memory_mib != 0
+      && (memory_mib < cfg.min_memory_mib || memory_mib > cfg.max_memory_mib))
+    return make_error(ec::invalid_argument,
+                      "--memory " + std::to_string(memory_mib)
+                        + " MiB is out of range: use "
+                        + std::to_string(cfg.min_memory_mib) + " to "
+                        + std::to_string(cfg.max_memory_mib) + " MiB");
+  if (disk_bytes != 0)
+    if (auto why = check_disk_size(disk_bytes); !why.empty())
+      return make_error(ec::invalid_argument, why);
+  return {};
+}
+
 caf::expected<vm_spec> normalize(self_ptr self, vm_spec spec) {
   auto& st = self->state;
   auto& cfg = *st.config;
@@ -63,24 +83,12 @@ caf::expected<vm_spec> normalize(self_ptr self, vm_spec spec) {
   }
   if (spec.vcpu == 0)
     spec.vcpu = cfg.default_vcpu;
-  if (spec.vcpu > cfg.max_vcpu)
-    return make_error(ec::invalid_argument,
-                      "--vcpu " + std::to_string(spec.vcpu)
-                        + " is too many: use 1 to "
-                        + std::to_string(cfg.max_vcpu));
   if (spec.memory_mib == 0)
     spec.memory_mib = cfg.default_memory_mib;
-  if (spec.memory_mib < cfg.min_memory_mib
-      || spec.memory_mib > cfg.max_memory_mib)
-    return make_error(ec::invalid_argument,
-                      "--memory " + std::to_string(spec.memory_mib)
-                        + " MiB is out of range: use "
-                        + std::to_string(cfg.min_memory_mib) + " to "
-                        + std::to_string(cfg.max_memory_mib) + " MiB");
   if (spec.disk_bytes == 0)
     spec.disk_bytes = cfg.default_disk_bytes;
-  if (auto why = check_disk_size(spec.disk_bytes); !why.empty())
-    return make_error(ec::invalid_argument, why);
+  if (auto err = check_resources(cfg, spec.vcpu, spec.memory_mib, spec.disk_bytes))
+    return err;
   if (spec.image.empty())
     spec.image = cfg.default_image;
   if (spec.nat && !st.net.enabled())
@@ -309,12 +317,14 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
         return no_such_vm(name);
       return self->delegate(it->second, atom::del_v, force);
     },
-    [=](atom::put, atom::nat, const std::string& name,
-        bool on) -> caf::result<vm_info> {
-      auto it = self->state.vms.find(name);
+    [=](atom::put, vm_set_request& req) -> caf::result<vm_info> {
+      auto it = self->state.vms.find(req.name);
       if (it == self->state.vms.end())
-        return no_such_vm(name);
-      return self->delegate(it->second, atom::put_v, atom::nat_v, on);
+        return no_such_vm(req.name);
+      if (auto err = check_resources(*self->state.config, req.vcpu, req.memory_mib,
+                                     req.disk_bytes))
+        return err;
+      return self->delegate(it->second, atom::put_v, std::move(req));
     },
     [=](atom::ports, const std::string& name) -> caf::result<agent_ports_reply> {
       auto it = self->state.vms.find(name);

@@ -44,12 +44,24 @@ vm_info reachable(const std::string& name) {
 }
 
 int do_set(const vm_set_request& req) {
-  if (!req.has_nat)
-    fail("nothing to change: give --nat or --no-nat (see: banger vm set --help)");
+  if (!req.changes_something())
+    fail("nothing to change: give --vcpu, --memory, --disk-size, --nat or --no-nat "
+         "(see: banger vm set --help)");
   auto client = connect_daemon();
   auto vm = decode_result<vm_info>(client.call("vm.set", to_json(req)));
-  print(fmt::format("{}: nat {} (applies at the next start)\n", vm.name,
-                    vm.nat ? "on" : "off"));
+  std::vector<std::string> now;
+  if (req.vcpu != 0)
+    now.push_back(fmt::format("{} vCPU", vm.vcpu));
+  if (req.memory_mib != 0)
+    now.push_back(format_mib(vm.memory_mib) + " memory");
+  if (req.disk_bytes != 0)
+    now.push_back(format_bytes(vm.disk_bytes) + " disk");
+  if (req.has_nat)
+    now.push_back(std::string("nat ") + (vm.nat ? "on" : "off"));
+  std::string line;
+  for (auto& part : now)
+    line += (line.empty() ? "" : ", ") + part;
+  print(fmt::format("{}: {} (applies at the next start)\n", vm.name, line));
   return exit_ok;
 }
 
@@ -187,6 +199,16 @@ void add_vm_network_commands(CLI::App& vm, action& selected) {
     auto o = std::make_shared<set_opts>();
     auto* cmd = vm.add_subcommand("set", "Change settings of a stopped VM");
     cmd->add_option("name", o->req.name, "The VM")->required();
+    cmd->add_option("--vcpu", o->req.vcpu, "Number of virtual CPUs")->check(positive);
+    cmd->add_option("--memory", o->req.memory_mib, "Memory in MiB")->check(positive);
+    cmd->add_option_function<std::string>(
+           "--disk-size",
+           [o](const std::string& v) { o->req.disk_bytes = parse_size(v).value_or(0); },
+           "Grow the work disk (/root) to this size, e.g. 20G; disks never shrink")
+        ->check(a_size);
+    cmd->footer("The VM must be stopped; the guest sees the new values from its next "
+                "start.\nExample:\n  banger vm stop box && banger vm set box --vcpu 4 "
+                "--memory 2048 --disk-size 40G && banger vm start box");
     auto* nat = cmd->add_flag("--nat", o->nat,
                               "Masquerade the guest's traffic out of the host "
                               "(from the next start)");

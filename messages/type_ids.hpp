@@ -57,14 +57,20 @@ typename Inspector::result_type inspect(Inspector& f, stdin_chunk& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_spec& x) {
   return f(caf::meta::type_name("vm_spec"), x.name, x.image, x.kernel, x.vcpu,
-           x.memory_mib, x.nat);
+           x.memory_mib, x.disk_bytes, x.nat);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_info& x) {
   return f(caf::meta::type_name("vm_info"), x.id, x.name, x.state, x.image,
-           x.kernel, x.vcpu, x.memory_mib, x.pid, x.created_at, x.started_at,
-           x.boot_ms, x.last_error, x.dir, x.ip, x.mac, x.nat);
+           x.kernel, x.vcpu, x.memory_mib, x.disk_bytes, x.pid, x.created_at,
+           x.started_at, x.boot_ms, x.last_error, x.dir, x.ip, x.mac, x.nat);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vm_set_request& x) {
+  return f(caf::meta::type_name("vm_set_request"), x.name, x.has_nat, x.nat, x.vcpu,
+           x.memory_mib, x.disk_bytes);
 }
 
 template <class Inspector>
@@ -86,7 +92,7 @@ typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, image_info& x) {
   return f(caf::meta::type_name("image_info"), x.name, x.kernel, x.rootfs,
-           x.size_bytes, x.created_at, x.source, x.digest);
+           x.size_bytes, x.created_at, x.source, x.digest, x.work_seed);
 }
 
 template <class Inspector>
@@ -109,7 +115,7 @@ template <class Inspector>
 typename Inspector::result_type
 inspect(Inspector& f, image_import_request& x) {
   return f(caf::meta::type_name("image_import_request"), x.name, x.rootfs,
-           x.kernel);
+           x.kernel, x.work_seed);
 }
 
 template <class Inspector>
@@ -171,6 +177,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(banger, (banger::image_pull_request))
   CAF_ADD_TYPE_ID(banger, (banger::kernel_pull_request))
   CAF_ADD_TYPE_ID(banger, (banger::image_build_request))
+  CAF_ADD_TYPE_ID(banger, (banger::vm_set_request))
   CAF_ADD_ATOM(banger, banger::atom, create, "create")
   CAF_ADD_ATOM(banger, banger::atom, start, "start")
   CAF_ADD_ATOM(banger, banger::atom, stop, "stop")

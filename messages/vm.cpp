@@ -97,6 +97,12 @@ json to_json(const vm_set_request& x) {
   json j = {{"name", x.name}};
   if (x.has_nat)
     j["nat"] = x.nat;
+  if (x.vcpu != 0)
+    j["vcpu"] = x.vcpu;
+  if (x.memory_mib != 0)
+    j["memory_mib"] = x.memory_mib;
+  if (x.disk_bytes != 0)
+    j["disk_bytes"] = x.disk_bytes;
   return j;
 }
 
@@ -105,6 +111,9 @@ void from_json(const json& j, vm_set_request& x) {
   r.required("name", x.name);
   x.has_nat = j.is_object() && j.contains("nat");
   r.optional("nat", x.nat);
+  r.optional("vcpu", x.vcpu);
+  r.optional("memory_mib", x.memory_mib);
+  r.optional("disk_bytes", x.disk_bytes);
   r.finish();
 }
 

@@ -71,6 +71,13 @@ struct vm_set_request {
   std::string name;
   bool has_nat = false; // "nat" was in the request
   bool nat = false;
+  std::uint32_t vcpu = 0;       // 0: unchanged
+  std::uint32_t memory_mib = 0; // 0: unchanged
+  std::uint64_t disk_bytes = 0; // 0: unchanged; the work disk only grows
+
+  bool changes_something() const {
+    return has_nat || vcpu != 0 || memory_mib != 0 || disk_bytes != 0;
+  }
 };
 
 struct vm_stop_request {

@@ -55,6 +55,21 @@ caf::expected<void> grow_file(const std::string& path, std::uint64_t size_bytes)
   return tool({"resize2fs", "-f", path}, "growing " + path);
 }
 
+/// Runs make(tmp) for `out`'s sibling <out>.tmp and renames it to `out`
+/// when it succeeded; a failure leaves neither file.
+template <class F>
+caf::expected<void> through_tmp(const std::string& out, F make) {
+  auto tmp = out + ".tmp";
+  ::unlink(tmp.c_str());
+  auto made = make(tmp);
+  if (made && ::rename(tmp.c_str(), out.c_str()) != 0)
+    made = make_error(ec::unavailable, fmt::format("cannot rename {} to {}: {}", tmp, out,
+                                                   std::strerror(errno)));
+  if (!made)
+    ::unlink(tmp.c_str());
+  return made;
+}
+
 /// An empty, small ext4 holding only the "copy /root on first boot" marker.
 caf::expected<void> make_unseeded(const std::string& out) {
   auto dir = out + ".d";
@@ -108,9 +123,7 @@ caf::expected<void> create_work_disk(const std::string& seed, const std::string&
                                     format_bytes(size_bytes), format_bytes(seed_bytes),
                                     (seed_bytes + (1 << 20) - 1) >> 20));
   }
-  auto tmp = out + ".tmp";
-  ::unlink(tmp.c_str());
-  auto made = [&]() -> caf::expected<void> {
+  return through_tmp(out, [&](const std::string& tmp) -> caf::expected<void> {
     if (seed.empty()) {
       if (auto r = make_unseeded(tmp); !r)
         return r;
@@ -120,16 +133,9 @@ caf::expected<void> create_work_disk(const std::string& seed, const std::string&
       return r;
     }
     if (file_size(tmp) < size_bytes)
-      if (auto r = grow_file(tmp, size_bytes); !r)
-        return r;
-    if (::rename(tmp.c_str(), out.c_str()) != 0)
-      return make_error(ec::unavailable, fmt::format("cannot rename {} to {}: {}", tmp,
-                                                     out, std::strerror(errno)));
+      return grow_file(tmp, size_bytes);
     return {};
-  }();
-  if (!made)
-    ::unlink(tmp.c_str());
-  return made;
+  });
 }
 
 caf::expected<void> grow_work_disk(const std::string& disk, std::uint64_t size_bytes) {
@@ -153,9 +159,7 @@ caf::expected<void> grow_work_disk(const std::string& disk, std::uint64_t size_b
 caf::expected<void> seed_from_work_disk(const std::string& disk, const std::string& out) {
   if (!is_ext_fs(disk))
     return make_error(ec::not_found, "the work disk " + disk + " is missing or not ext4");
-  auto tmp = out + ".tmp";
-  ::unlink(tmp.c_str());
-  auto made = [&]() -> caf::expected<void> {
+  return through_tmp(out, [&](const std::string& tmp) -> caf::expected<void> {
     if (auto r = tool({"cp", "--sparse=always", "--reflink=auto", disk, tmp},
                       "copying the work disk " + disk);
         !r)
@@ -172,19 +176,11 @@ caf::expected<void> seed_from_work_disk(const std::string& disk, const std::stri
                           + fsck->out + fsck->err);
     if (auto r = tool({"resize2fs", "-M", tmp}, "shrinking " + tmp); !r)
       return r;
-    // -M leaves no free block: a seed gets a little room back so that
-    // the first boot can write its logs and keys before any growth.
-    auto shrunk = file_size(tmp);
-    if (auto r = grow_file(tmp, std::max<std::uint64_t>(min_work_disk_bytes, shrunk + (16ull << 20))); !r)
-      return r;
-    if (::rename(tmp.c_str(), out.c_str()) != 0)
-      return make_error(ec::unavailable, fmt::format("cannot rename {} to {}: {}", tmp,
-                                                     out, std::strerror(errno)));
-    return {};
-  }();
-  if (!made)
-    ::unlink(tmp.c_str());
-  return made;
+    // -M leaves no free block: a seed gets a little room back so that the
+    // first boot can write its logs and keys before any growth.
+    auto room = std::max<std::uint64_t>(min_work_disk_bytes, file_size(tmp) + (16ull << 20));
+    return grow_file(tmp, room);
+  });
 }
 
 } // namespace banger

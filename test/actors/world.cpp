@@ -314,8 +314,7 @@ recording_manager(vm_manager_actor::pointer, std::shared_ptr<manager_log> log) {
       [](atom::del, const std::string&, bool) -> caf::result<bool> {
         return not_here();
       },
-      [](atom::put, atom::nat, const std::string&,
-         bool) -> caf::result<vm_info> { return not_here(); },
+      [](atom::put, vm_set_request&) -> caf::result<vm_info> { return not_here(); },
       [](atom::ports, const std::string&) -> caf::result<agent_ports_reply> {
         return not_here();
       },

@@ -50,6 +50,30 @@ expect_eq "$OUT" $'kept\n' "/root/marker after stop/start"
 expect_rc 0 banger vm exec box -- tail -n1 /root/.profile
 expect_eq "$OUT" $'edited\n' "/root/.profile keeps the VM's edit after stop/start"
 
+# -- vm set: only while stopped, validated, disks only grow ----------------------
+expect_rc nonzero banger vm set box --disk-size 2G
+expect_contains "$ERR" "stop" "vm set on a running VM says to stop it"
+must expect_rc 0 banger vm stop box
+expect_rc nonzero banger vm set box --disk-size 512M
+expect_contains "$ERR" "only grow" "a smaller disk is refused"
+expect_rc nonzero banger vm set box --vcpu 1000
+expect_contains "$ERR" "--vcpu 1000 is too many" "too many vCPUs are refused"
+expect_rc nonzero banger vm set box
+expect_contains "$ERR" "nothing to change" "vm set without a change"
+expect_eq "$(stat -c %s "$dir/work.ext4")" 1073741824 "refused sets leave the disk as it was"
+expect_rc 0 banger vm set box --vcpu 2 --memory 320 --disk-size 2G
+expect_contains "$OUT" "2 vCPU, 320MiB memory, 2GiB disk" "vm set says what changed"
+expect_eq "$(stat -c %s "$dir/work.ext4")" 2147483648 "the work disk grew on the host"
+must expect_rc 0 banger vm start box
+expect_rc 0 banger vm exec box -- nproc
+expect_eq "$OUT" $'2\n' "the guest sees the new vCPU count"
+expect_rc 0 banger vm exec box -- df -k /root
+total_kib=$(awk 'NR==2 {print $2}' <<<"$OUT")
+((total_kib > 1900000 && total_kib <= 2097152)) ||
+  fail "df /root after vm set --disk-size 2G: ${total_kib} KiB (df: $OUT)"
+expect_rc 0 banger vm exec box -- cat /root/marker
+expect_eq "$OUT" $'kept\n' "/root's files survive the growth"
+
 # -- an image without a work seed: banger-init copies /root on first boot ---------
 must expect_rc 0 banger image import noseed --rootfs "$BANGER_ROOTFS" --kernel default
 expect_rc 0 banger image show noseed --json
