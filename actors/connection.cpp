@@ -13,6 +13,7 @@
 #include "actors/socket_reader.hpp"
 #include "messages/type_ids.hpp"
 #include "services/error.hpp"
+#include "services/lifecycle.hpp"
 #include "services/log.hpp"
 #include "services/timefmt.hpp"
 
@@ -226,6 +227,14 @@ void dispatch(self_ptr self, wire::envelope& env) {
       auto req = decode<vm_stop_request>(env.body);
       forward<vm_info>(self, id, type, d.manager, atom::stop_v, req.name,
                        req.timeout_s);
+    } else if (type == "vm.kill") {
+      auto req = decode<vm_kill_request>(env.body);
+      auto signal = parse_kill_signal(req.signal);
+      if (!signal)
+        throw wire::decode_error("vm kill: signal \"" + req.signal
+                                 + "\" is not one of KILL, TERM, INT, HUP");
+      forward<vm_info>(self, id, type, d.manager, atom::kill_v, req.name,
+                       static_cast<std::int32_t>(*signal));
     } else if (type == "vm.ports") {
       auto req = decode<vm_ref>(env.body);
       forward<agent_ports_reply>(self, id, type, d.manager, atom::ports_v,

@@ -60,6 +60,8 @@ using vm_actor = caf::typed_actor<
   caf::replies_to<atom::start, caf::actor, std::uint64_t>::with<vm_info>,
   /// sync -> poweroff -> wait -> SIGKILL; valid while starting/running.
   caf::replies_to<atom::stop, std::uint32_t>::with<vm_info>,
+  /// `vm kill`: a checked signal to the VMM; ends stopped.
+  caf::replies_to<atom::kill, std::int32_t>::with<vm_info>,
   /// Runs a command through the agent (running only). Output goes to `sink`
   /// as (atom::output, stream, output_chunk), after (atom::started, ...).
   caf::replies_to<atom::exec, exec_spec, caf::actor,
@@ -88,6 +90,7 @@ using vm_manager_actor = caf::typed_actor<
   caf::replies_to<atom::start, std::string, caf::actor,
                   std::uint64_t>::with<vm_info>,
   caf::replies_to<atom::stop, std::string, std::uint32_t>::with<vm_info>,
+  caf::replies_to<atom::kill, std::string, std::int32_t>::with<vm_info>,
   caf::replies_to<atom::exec, std::string, exec_spec, caf::actor,
                   std::uint64_t>::with<exec_result>,
   caf::replies_to<atom::del, std::string, bool>::with<bool>,

@@ -282,6 +282,12 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    [=](atom::kill, std::int32_t signal) -> caf::result<vm_info> {
+      auto rp = self->make_response_promise<vm_info>();
+      if (begin_op(self, [=] { do_kill(self, rp, signal); }))
+        do_kill(self, rp, signal);
+      return rp;
+    },
     [=](atom::put, vm_set_request& req) -> caf::result<vm_info> {
       auto rp = self->make_response_promise<vm_info>();
       if (begin_op(self, [=] { do_set(self, rp, req); }))

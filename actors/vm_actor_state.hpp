@@ -70,6 +70,9 @@ void stop_sequence(self_ptr self, std::uint32_t timeout_s,
 void do_stop(self_ptr self, caf::typed_response_promise<vm_info> rp,
              std::uint32_t timeout_s);
 void do_delete(self_ptr self, caf::typed_response_promise<bool> rp, bool force);
+/// `vm kill`: `signal` (SIGKILL, SIGTERM, SIGINT or SIGHUP, checked by the
+/// caller) to the VMM, then as a stop; the row ends stopped, not error.
+void do_kill(self_ptr self, caf::typed_response_promise<vm_info> rp, int signal);
 void do_adopt(self_ptr self);
 
 } // namespace banger::vm_detail

@@ -311,6 +311,12 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
       return self->delegate(it->second, atom::exec_v, std::move(spec), sink,
                             stream);
     },
+    [=](atom::kill, const std::string& name, std::int32_t signal) -> caf::result<vm_info> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::kill_v, signal);
+    },
     [=](atom::del, const std::string& name, bool force) -> caf::result<bool> {
       auto it = self->state.vms.find(name);
       if (it == self->state.vms.end())

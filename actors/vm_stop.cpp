@@ -1,4 +1,6 @@
 // The vm actor's stop, delete and adopt (daemon start) sequences.
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 
 #include "actors/agent.hpp"
@@ -12,45 +14,51 @@ namespace banger::vm_detail {
 
 // -- stop ----------------------------------------------------------------------
 
+/// In a worker: `first` (a signal, or nothing), then waits up to timeout_s
+/// for the VMM to exit, SIGKILLs it if it did not; then the row is stopped
+/// with `why` and `then` runs.
+void wait_then_kill(self_ptr self, std::uint32_t timeout_s, std::function<void()> first,
+                    std::string why, std::function<void()> then) {
+  auto& st = self->state;
+  auto driver = st.deps.driver;
+  auto rt = runtime_of(st.rec);
+  auto id = st.rec.info.id;
+  self
+    ->request(blocking(self,
+                       [=]() -> caf::expected<bool> {
+                         if (rt.pid == 0)
+                           return true;
+                         if (first)
+                           first();
+                         if (driver->wait_exit(rt.pid, id, std::chrono::seconds(timeout_s)))
+                           return true;
+                         auto r = driver->kill(rt, id, 1s);
+                         if (!r)
+                           return std::move(r.error());
+                         return false;
+                       }),
+              caf::infinite, atom::run_v)
+    .then(
+      [=](bool on_time) {
+        if (!on_time)
+          log::warn("vm", "{}: the VMM did not exit within {} s; killed", vm_name(self),
+                    timeout_s);
+        become_stopped(self, why);
+        then();
+      },
+      [=](caf::error& err) {
+        log::error("vm", "{}: stop failed: {}", vm_name(self), error_message(err));
+        become_stopped(self, error_message(err));
+        then();
+      });
+}
+
 /// sync -> poweroff -> wait -> SIGKILL, each step only if the previous one
 /// did not end the VMM; always ends with the VMM gone and the row stopped.
 void stop_sequence(self_ptr self, std::uint32_t timeout_s,
                    std::function<void()> then) {
   auto& st = self->state;
-  auto driver = st.deps.driver;
-  auto rt = runtime_of(st.rec);
-  auto id = st.rec.info.id;
-  auto wait_then_kill = [=] {
-    self
-      ->request(blocking(self,
-                         [=]() -> caf::expected<bool> {
-                           if (rt.pid == 0)
-                             return true;
-                           if (driver->wait_exit(rt.pid, id,
-                                                 std::chrono::seconds(
-                                                   timeout_s)))
-                             return true;
-                           auto r = driver->kill(rt, id, 1s);
-                           if (!r)
-                             return std::move(r.error());
-                           return false;
-                         }),
-                caf::infinite, atom::run_v)
-      .then(
-        [=](bool graceful) {
-          if (!graceful)
-            log::warn("vm", "{}: guest did not power off within {} s; killed",
-                      vm_name(self), timeout_s);
-          become_stopped(self, "");
-          then();
-        },
-        [=](caf::error& err) {
-          log::error("vm", "{}: stop failed: {}", vm_name(self),
-                     error_message(err));
-          become_stopped(self, error_message(err));
-          then();
-        });
-  };
+  auto wait_then_kill = [=] { vm_detail::wait_then_kill(self, timeout_s, {}, "", then); };
   if (!st.agent) {
     // Without an agent there is nobody to power off the guest: kill it.
     kill_vmm(self, [=] {
@@ -86,6 +94,38 @@ void do_stop(self_ptr self, caf::typed_response_promise<vm_info> rp,
     rp.deliver(self->state.rec.info);
     end_op(self);
   });
+}
+
+void do_kill(self_ptr self, caf::typed_response_promise<vm_info> rp, int signal) {
+  auto& st = self->state;
+  if (auto ok = vm_state_transition(st.state, vm_op::kill, vm_name(self)); !ok) {
+    rp.deliver(ok.error());
+    end_op(self);
+    return;
+  }
+  st.state = vm_state::stopping; // until the VMM is gone
+  persist(self);
+  auto done = [=]() mutable {
+    rp.deliver(self->state.rec.info);
+    end_op(self);
+  };
+  auto why = std::string{"killed with SIG"} + sigabbrev_np(signal) + " (banger vm kill)";
+  if (signal == SIGKILL) {
+    kill_vmm(self, [=]() mutable {
+      become_stopped(self, why);
+      done();
+    });
+    return;
+  }
+  // The VMM takes TERM, INT and HUP as "quit now": the guest gets no say.
+  auto driver = st.deps.driver;
+  auto pid = st.rec.info.pid;
+  auto id = st.rec.info.id;
+  auto send = [=] {
+    if (driver->alive(pid, id))
+      ::kill(static_cast<pid_t>(pid), signal);
+  };
+  wait_then_kill(self, st.deps.config->stop_timeout_s, send, why, done);
 }
 
 // -- delete --------------------------------------------------------------------

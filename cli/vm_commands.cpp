@@ -301,6 +301,7 @@ void add_vm_commands(CLI::App& app, action& selected) {
   add_stop(*vm, selected);
   add_start(*vm, selected);
   add_delete(*vm, selected);
+  add_vm_lifecycle_commands(*vm, selected);
   add_vm_network_commands(*vm, selected);
 }
 

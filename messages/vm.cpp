@@ -117,6 +117,17 @@ void from_json(const json& j, vm_set_request& x) {
   r.finish();
 }
 
+json to_json(const vm_kill_request& x) {
+  return {{"name", x.name}, {"signal", x.signal}};
+}
+
+void from_json(const json& j, vm_kill_request& x) {
+  object_reader r(j, "vm kill");
+  r.required("name", x.name);
+  r.optional("signal", x.signal);
+  r.finish();
+}
+
 json to_json(const vm_stop_request& x) {
   return {{"name", x.name}, {"timeout_s", x.timeout_s}};
 }

@@ -7,6 +7,7 @@
 //   "vm.start"  vm_ref               -> "progress" events, then vm_info
 //   "vm.stop"   vm_stop_request      -> vm_info
 //   "vm.set"    vm_set_request       -> vm_info
+//   "vm.kill"   vm_kill_request      -> vm_info
 //   "vm.ports"  vm_ref               -> agent_ports_reply
 //   "vm.delete" vm_delete_request    -> {}
 //   "vm.exec"   vm_exec_request      -> "output" events, then exec_result
@@ -80,6 +81,13 @@ struct vm_set_request {
   }
 };
 
+/// `vm kill`: a signal for the VMM ("KILL", "TERM", "INT", "HUP"; "" =
+/// KILL); the VM ends stopped.
+struct vm_kill_request {
+  std::string name;
+  std::string signal;
+};
+
 struct vm_stop_request {
   std::string name;
   std::uint32_t timeout_s = 0; // 0: the daemon's configured stop timeout
@@ -119,6 +127,8 @@ wire::json to_json(const vm_list& x);
 void from_json(const wire::json& j, vm_list& x);
 wire::json to_json(const vm_ref& x);
 void from_json(const wire::json& j, vm_ref& x);
+wire::json to_json(const vm_kill_request& x);
+void from_json(const wire::json& j, vm_kill_request& x);
 wire::json to_json(const vm_set_request& x);
 void from_json(const wire::json& j, vm_set_request& x);
 wire::json to_json(const vm_stop_request& x);

@@ -1,6 +1,10 @@
 #include "services/lifecycle.hpp"
 
 #include <array>
+#include <cctype>
+#include <csignal>
+#include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -156,6 +160,22 @@ caf::expected<vm_state> vm_state_transition(vm_state from, vm_op op,
       break;
   }
   return refuse(from, op, name);
+}
+
+std::optional<int> parse_kill_signal(std::string_view s) {
+  std::string name;
+  for (char c : s)
+    name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name.rfind("SIG", 0) == 0)
+    name.erase(0, 3);
+  static constexpr std::pair<const char*, int> known[] = {
+    {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}};
+  if (name.empty())
+    return SIGKILL;
+  for (auto [n, sig] : known)
+    if (name == n || name == std::to_string(sig))
+      return sig;
+  return std::nullopt;
 }
 
 } // namespace banger

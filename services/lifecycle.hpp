@@ -40,6 +40,10 @@ const char* to_string(vm_op op);
 /// The inverse of to_string(vm_state); nullopt for anything else.
 std::optional<vm_state> parse_vm_state(std::string_view s);
 
+/// The signals `vm kill` sends to a VMM: KILL (the default for ""), TERM,
+/// INT, HUP, as a name with or without "SIG" (any case) or a number.
+std::optional<int> parse_kill_signal(std::string_view s);
+
 /// True while a VMM process may exist for the VM (starting, running, stopping).
 bool is_active(vm_state s);
 

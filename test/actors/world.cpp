@@ -315,6 +315,9 @@ recording_manager(vm_manager_actor::pointer, std::shared_ptr<manager_log> log) {
         return not_here();
       },
       [](atom::put, vm_set_request&) -> caf::result<vm_info> { return not_here(); },
+      [](atom::kill, const std::string&, std::int32_t) -> caf::result<vm_info> {
+        return not_here();
+      },
       [](atom::ports, const std::string&) -> caf::result<agent_ports_reply> {
         return not_here();
       },

@@ -3,6 +3,7 @@
 
 #include "services/lifecycle.hpp"
 
+#include <csignal>
 #include <map>
 #include <optional>
 #include <utility>
@@ -119,3 +120,15 @@ TEST(lifecycle, active_states_are_those_with_a_vmm) {
 
 } // namespace
 } // namespace banger
+
+TEST(KillSignal, NamesNumbersAndTheDefault) {
+  EXPECT_EQ(banger::parse_kill_signal(""), SIGKILL);
+  EXPECT_EQ(banger::parse_kill_signal("KILL"), SIGKILL);
+  EXPECT_EQ(banger::parse_kill_signal("sigterm"), SIGTERM);
+  EXPECT_EQ(banger::parse_kill_signal("SIGINT"), SIGINT);
+  EXPECT_EQ(banger::parse_kill_signal("hup"), SIGHUP);
+  EXPECT_EQ(banger::parse_kill_signal("15"), SIGTERM);
+  EXPECT_EQ(banger::parse_kill_signal("9"), SIGKILL);
+  for (auto bad : {"USR1", "STOP", "SIG", "0", "19", "TERMX", " KILL"})
+    EXPECT_FALSE(banger::parse_kill_signal(bad)) << bad;
+}
