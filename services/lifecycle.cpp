@@ -166,12 +166,12 @@ std::optional<int> parse_kill_signal(std::string_view s) {
   std::string name;
   for (char c : s)
     name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (name.rfind("SIG", 0) == 0)
+  if (name.empty())
+    return SIGKILL;
+  if (name.size() > 3 && name.rfind("SIG", 0) == 0)
     name.erase(0, 3);
   static constexpr std::pair<const char*, int> known[] = {
     {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}};
-  if (name.empty())
-    return SIGKILL;
   for (auto [n, sig] : known)
     if (name == n || name == std::to_string(sig))
       return sig;
