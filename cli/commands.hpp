@@ -22,6 +22,7 @@ void add_daemon_commands(CLI::App& app, action& selected);
 void add_ssh_commands(CLI::App& app, action& selected);
 void add_doctor_command(CLI::App& app, action& selected);
 void add_system_commands(CLI::App& app, action& selected);
+void add_config_command(CLI::App& app, action& selected);
 
 /// The daemon's status if something answers on `socket`; `why` says what
 /// went wrong otherwise.

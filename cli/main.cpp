@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   add_ssh_commands(app, selected);
   add_doctor_command(app, selected);
   add_system_commands(app, selected);
+  add_config_command(app, selected);
   app.add_subcommand("version", "Print banger's version")
       ->callback([&selected] {
         selected = {[] {
