@@ -26,6 +26,8 @@ packages=(
   docker-registry skopeo
   # OCI pulls over https
   libcpp-httplib-dev libssl-dev
+  # fuzz tests (test/fuzz, scripts/fuzz.sh): clang with libFuzzer
+  clang libclang-rt-14-dev
   # system install tests: systemd-analyze verify, systemd-tmpfiles, systemctl
   # --root (the host's PID 1 need not be systemd), setpriv
   systemd util-linux
