@@ -428,13 +428,20 @@ int do_uninstall(system_opts o) {
   for (auto& f : files)
     if (std::error_code ec; fs::exists(f, ec))
       any = true;
-  if (any) {
-    auto args = std::vector<std::string>{"disable"};
-    if (o.root.empty())
-      args.push_back("--now");
-    args.insert(args.end(), units.begin(), units.end());
+  // Only units whose files are still there: systemctl refuses to disable
+  // a unit it cannot find (say, one deleted by hand).
+  auto args = std::vector<std::string>{"disable"};
+  if (o.root.empty())
+    args.push_back("--now");
+  for (std::size_t i = 0; i < units.size(); ++i)
+    if (std::error_code ec; fs::exists(files[i], ec))
+      args.push_back(units[i]);
+  if (args.size() > (o.root.empty() ? 2u : 1u))
     run_tool(systemctl(o, args));
-  }
+  // What disable could not clean up for a unit that was already gone.
+  for (auto& u : units)
+    files.push_back(
+        fmt::format("{}{}/multi-user.target.wants/{}", o.root, unit_dir, u));
   for (auto& f : files) {
     std::error_code ec;
     if (fs::remove(f, ec))

@@ -53,7 +53,8 @@ protected:
     for (auto tool : {"/usr/bin/systemctl", "/usr/bin/systemd-analyze",
                       "/usr/bin/systemd-tmpfiles"})
       if (::access(tool, X_OK) != 0)
-        GTEST_SKIP() << "needs " << tool << " (package systemd, scripts/deps.sh)";
+        GTEST_SKIP() << "needs " << tool
+                     << " (package systemd, scripts/deps.sh)";
     if (::getpwnam(owner) == nullptr)
       sh({"useradd", "--system", "--no-create-home", "--home-dir",
           "/nonexistent", "--shell", "/usr/sbin/nologin", owner});
@@ -202,6 +203,20 @@ TEST_F(system_install_cli, uninstall_removes_the_files_and_purge_the_state) {
   EXPECT_TRUE(p.ok()) << p.out << p.err;
   EXPECT_FALSE(fs::exists(state));
   EXPECT_TRUE(fs::exists(root_)) << "only banger's directories go";
+}
+
+// A unit deleted by hand does not keep uninstall from removing the rest.
+TEST_F(system_install_cli, uninstall_copes_with_a_unit_removed_by_hand) {
+  ASSERT_TRUE(install().ok());
+  fs::remove(unit("bangerd.service"));
+  auto r = banger({"system", "uninstall", "--root", root_});
+  EXPECT_TRUE(r.ok()) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(unit("banger-helper.service")));
+  EXPECT_FALSE(fs::exists(fs::path(root_) / "etc/banger/system-install.toml"));
+  for (auto u : {"banger-helper.service", "bangerd.service"})
+    EXPECT_FALSE(fs::is_symlink(
+        fs::path(root_) / "etc/systemd/system/multi-user.target.wants" / u))
+        << u;
 }
 
 TEST_F(system_install_cli, bad_inputs_are_refused_and_nothing_is_written) {
