@@ -37,6 +37,7 @@
 #include "services/paths.hpp"
 #include "services/qemu_driver.hpp"
 #include "services/store.hpp"
+#include "services/store_report.hpp"
 
 namespace {
 
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
                "talks to it)"};
   auto config = std::make_shared<daemon_config>();
   bool check_migrations = false;
+  bool system_mode = false;
   bool no_network = false;
   std::string log_level = "info";
   std::string owner_flag;
@@ -106,8 +108,15 @@ int main(int argc, char** argv) {
   app.add_flag("--check-migrations", check_migrations,
                "Print what this version would change in state.db, change "
                "nothing, and exit");
+  app.add_flag("--system", system_mode,
+               "Use the system install's paths (/var/lib/banger, "
+               "/etc/banger/config.toml, /run/banger) instead of XDG ones; "
+               "bangerd.service passes it");
   app.footer("Paths follow XDG: state in $XDG_STATE_HOME/banger, the socket "
-             "in $XDG_RUNTIME_DIR/banger/bangerd.sock.");
+             "in $XDG_RUNTIME_DIR/banger/bangerd.sock (--system: see above).\n"
+             "--check-migrations exits 0 when it could read state.db (up to "
+             "date or not),\n1 when the file is damaged, foreign, too new or "
+             "unreadable.");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -119,17 +128,14 @@ int main(int argc, char** argv) {
   if (::geteuid() != 0 && owner->uid != ::geteuid())
     return fail("--owner " + owner_flag + " needs root: start the daemon "
                 "with sudo, or leave --owner out to run it as yourself");
-  config->paths = resolve_paths_for(owner->uid);
+  config->paths = system_mode ? system_paths() : resolve_paths_for(owner->uid);
   auto& paths = config->paths;
 
   if (check_migrations) {
-    auto pending = store::pending_migrations(paths.database());
-    if (!pending)
-      return fail(error_message(pending.error()));
-    if (pending->empty())
-      std::cout << paths.database() << " is up to date\n";
-    for (auto& line : *pending)
-      std::cout << line << "\n";
+    auto plan = store::plan_migrations(paths.database());
+    if (!plan)
+      return fail(error_message(plan.error()));
+    std::cout << format_migration_plan(paths.database(), *plan);
     return 0;
   }
 

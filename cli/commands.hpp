@@ -2,9 +2,13 @@
 // Each command group registers its subcommands on the CLI11 app. A parsed
 // command stores what to run in `selected`; main runs it after parsing.
 
+#include <optional>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/common.hpp"
+#include "messages/daemon.hpp"
 
 namespace banger::cli {
 
@@ -19,5 +23,12 @@ void add_pull_commands(CLI::App& image, CLI::App& kernel, action& selected);
 void add_daemon_commands(CLI::App& app, action& selected);
 void add_ssh_commands(CLI::App& app, action& selected);
 void add_doctor_command(CLI::App& app, action& selected);
+void add_system_commands(CLI::App& app, action& selected);
+void add_config_command(CLI::App& app, action& selected);
+
+/// The daemon's status if something answers on `socket`; `why` says what
+/// went wrong otherwise.
+std::optional<daemon_status> query_status(const std::string& socket,
+                                          std::string* why = nullptr);
 
 } // namespace banger::cli

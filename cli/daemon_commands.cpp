@@ -24,20 +24,12 @@
 
 namespace banger::cli {
 
-namespace {
-
-using namespace std::chrono_literals;
-using clock = std::chrono::steady_clock;
-
-constexpr auto start_timeout = 15s;
-constexpr auto stop_timeout = 15s;
-constexpr auto poll_interval = 100ms;
-constexpr auto status_timeout = 2s;
+constexpr auto status_timeout = std::chrono::seconds(2);
 
 // The daemon's status if something answers on `socket`; `why` says what
 // went wrong otherwise.
 std::optional<daemon_status> query_status(const std::string& socket,
-                                          std::string* why = nullptr) {
+                                          std::string* why) {
   auto client = daemon_client::try_connect(socket, why);
   if (!client)
     return std::nullopt;
@@ -51,6 +43,15 @@ std::optional<daemon_status> query_status(const std::string& socket,
     return std::nullopt;
   }
 }
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+constexpr auto start_timeout = 15s;
+constexpr auto stop_timeout = 15s;
+constexpr auto poll_interval = 100ms;
 
 std::uintmax_t file_size_or_zero(const std::string& path) {
   std::error_code ec;
@@ -102,6 +103,12 @@ int do_start(const start_opts& o) {
     fail(error_message(owner.error()));
   if (::geteuid() != 0 && owner->uid != ::geteuid())
     fail("--owner " + o.owner + " needs root: run it with sudo");
+  if (std::error_code ec;
+      std::filesystem::exists(system_install_marker(), ec))
+    fail("banger is installed as a system service here (bangerd.service, see "
+         + system_install_marker()
+         + "): use banger system status / restart; banger system uninstall "
+           "returns to banger daemon start");
   // Started as root, bangerd runs as the owner, in the owner's directories.
   auto p = resolve_paths_for(owner->uid);
   if (auto st = query_status(p.socket())) {

@@ -22,6 +22,7 @@ constexpr const char* main_footer = R"(Examples:
   banger vm list
   banger vm delete -f box
   banger image import debian --rootfs ./debian.ext4
+  sudo banger system install               bangerd + banger-helper as systemd services
 
 Exit codes:
   0    success
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
   add_daemon_commands(app, selected);
   add_ssh_commands(app, selected);
   add_doctor_command(app, selected);
+  add_system_commands(app, selected);
+  add_config_command(app, selected);
   app.add_subcommand("version", "Print banger's version")
       ->callback([&selected] {
         selected = {[] {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -143,6 +144,8 @@ private:
               && v.get<std::int64_t>() < 0)
             throw decode_error("expected a non-negative integer");
         }
+        // get<T> would narrow silently (4294967297 -> 1 in a uint32_t).
+        check_range<T>(v);
       } else if constexpr (std::is_same_v<T, std::string>) {
         if (!v.is_string())
           throw decode_error("expected a string");
@@ -161,6 +164,26 @@ private:
       fail(std::string("field '") + key + "': " + e.what());
     } catch (const json::exception& e) {
       fail(std::string("field '") + key + "': " + e.what());
+    }
+  }
+
+  // A JSON integer that does not fit T is refused, never narrowed.
+  template <class T>
+  static void check_range(const json& v) {
+    using lim = std::numeric_limits<T>;
+    if constexpr (sizeof(T) < sizeof(std::uint64_t)) {
+      bool fits = v.is_number_unsigned()
+                    ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(lim::max())
+                    : v.get<std::int64_t>() >= static_cast<std::int64_t>(lim::min())
+                        && v.get<std::int64_t>() <= static_cast<std::int64_t>(lim::max());
+      if (!fits)
+        throw decode_error("expected an integer from " + std::to_string(lim::min())
+                           + " to " + std::to_string(lim::max()));
+    } else if constexpr (std::is_signed_v<T>) {
+      if (v.is_number_unsigned()
+          && v.get<std::uint64_t>() > static_cast<std::uint64_t>(lim::max()))
+        throw decode_error("expected an integer from " + std::to_string(lim::min())
+                           + " to " + std::to_string(lim::max()));
     }
   }
 

@@ -26,6 +26,11 @@ packages=(
   docker-registry skopeo
   # OCI pulls over https
   libcpp-httplib-dev libssl-dev
+  # fuzz tests (test/fuzz, scripts/fuzz.sh): clang with libFuzzer
+  clang libclang-rt-14-dev
+  # system install tests: systemd-analyze verify, systemd-tmpfiles, systemctl
+  # --root (the host's PID 1 need not be systemd), setpriv
+  systemd util-linux
   # catalog bundles (scripts/make-bundle.sh): GNU tar --sparse, zstd, python3
   # for the JSON
   tar zstd python3

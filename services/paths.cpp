@@ -31,7 +31,25 @@ std::string home_dir(uid_t uid) {
 
 } // namespace
 
-paths resolve_paths() { return resolve_paths_for(getuid()); }
+paths resolve_paths() {
+  std::error_code ec;
+  if (std::filesystem::exists(system_install_marker(), ec))
+    return system_paths();
+  return resolve_paths_for(getuid());
+}
+
+paths system_paths() {
+  paths p;
+  p.state_dir = "/var/lib/banger";
+  p.config_dir = "/etc/banger";
+  p.runtime_dir = "/run/banger/bangerd";
+  p.helper_runtime_dir = "/run/banger/helper";
+  return p;
+}
+
+std::string system_install_marker(const std::string& root) {
+  return root + "/etc/banger/system-install.toml";
+}
 
 paths resolve_paths_for(uid_t uid) {
   auto home_dir = [uid] { return banger::home_dir(uid); };

@@ -5,6 +5,10 @@
 //   state   $XDG_STATE_HOME/banger   (~/.local/state/banger)  state.db, vms/, images/, kernels/, logs
 //   config  $XDG_CONFIG_HOME/banger  (~/.config/banger)       config.toml
 //   runtime $XDG_RUNTIME_DIR/banger  (/tmp/banger-<uid> if unset)  bangerd.sock, bangerd.pid
+//
+// A system install (`banger system install`, systemd units) uses fixed paths
+// instead: /var/lib/banger, /etc/banger, /run/banger/bangerd (the daemon's
+// socket) and /run/banger/helper (root's, banger-helper's socket).
 
 #include <string>
 
@@ -16,13 +20,18 @@ struct paths {
   std::string state_dir;
   std::string config_dir;
   std::string runtime_dir;
+  /// banger-helper's directory; empty means runtime_dir + "/helper".
+  std::string helper_runtime_dir;
 
   std::string socket() const { return runtime_dir + "/bangerd.sock"; }
   std::string pid_file() const { return runtime_dir + "/bangerd.pid"; }
   /// banger-helper's socket and pid file when bangerd started it, in a
   /// directory that stays root's (the helper refuses a socket directory
   /// anyone else could write).
-  std::string helper_dir() const { return runtime_dir + "/helper"; }
+  std::string helper_dir() const {
+    return helper_runtime_dir.empty() ? runtime_dir + "/helper"
+                                      : helper_runtime_dir;
+  }
   std::string helper_socket() const { return helper_dir() + "/helper.sock"; }
   std::string helper_pid_file() const { return helper_dir() + "/helper.pid"; }
   std::string helper_log() const { return state_dir + "/helper.log"; }
@@ -34,8 +43,18 @@ struct paths {
   std::string config_file() const { return config_dir + "/config.toml"; }
 };
 
-/// Resolves the paths from the environment. Does not create anything.
+/// The CLI's paths: the system install's when one exists (its marker file
+/// system_install_marker() is there), else resolve_paths_for(getuid()).
+/// Does not create anything.
 paths resolve_paths();
+
+/// The fixed paths of a system install (see the top of this file).
+paths system_paths();
+
+/// The file `banger system install` writes and `uninstall` removes; its
+/// presence tells the CLI to talk to the system daemon. `root` prefixes it
+/// (an alternate root, as in systemctl --root; "" is /).
+std::string system_install_marker(const std::string& root = "");
 
 /// The paths of user `uid`: XDG_* variables when set, else that user's home
 /// (from the password database when `uid` is not us, e.g. root starting the

@@ -1,6 +1,8 @@
 #include "services/store.hpp"
 
 #include <array>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -176,14 +178,17 @@ struct file_state {
 
 // Everything open() checks before it may write, done on a read-only
 // connection so that a refused file is left exactly as it was.
-caf::expected<file_state> inspect(const std::string& path) {
+// `shown` names the file in messages when `path` is a copy of it.
+caf::expected<file_state> inspect(const std::string& path,
+                                  const std::string& shown = {}) {
   namespace fs = std::filesystem;
+  const auto& name = shown.empty() ? path : shown;
   std::error_code err;
   auto st = fs::status(path, err);
   if (!fs::exists(st))
     return file_state{};
   if (!fs::is_regular_file(st))
-    return refuse(path, "it is not a regular file", move_aside);
+    return refuse(name, "it is not a regular file", move_aside);
   if (fs::file_size(path, err) == 0 && !err)
     return file_state{true, 0}; // SQLite treats an empty file as a new database
   // Checked by hand: SQLite would report a foreign file only on first use.
@@ -193,10 +198,10 @@ caf::expected<file_state> inspect(const std::string& path) {
     return make_error(ec::unavailable,
                       fmt::format("cannot read the state database {}; check the "
                                   "file's permissions",
-                                  in_quotes(path)));
+                                  in_quotes(name)));
   if (!in.read(header, sizeof header)
       || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
-    return refuse(path, "it is not a SQLite database", move_aside);
+    return refuse(name, "it is not a SQLite database", move_aside);
   sqlite3* raw = nullptr;
   auto rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
   db_ptr db{raw};
@@ -204,7 +209,7 @@ caf::expected<file_state> inspect(const std::string& path) {
     return make_error(ec::unavailable,
                       fmt::format("cannot open the state database {}: {}; check "
                                   "the file's permissions",
-                                  in_quotes(path), raw ? sqlite3_errmsg(raw)
+                                  in_quotes(name), raw ? sqlite3_errmsg(raw)
                                                     : sqlite3_errstr(rc)));
   sqlite3_busy_timeout(db.get(), 5000);
   {
@@ -212,7 +217,7 @@ caf::expected<file_state> inspect(const std::string& path) {
     auto step = check.step();
     if (step != SQLITE_ROW || check.col_text(0) != "ok") {
       auto why = step == SQLITE_ROW ? check.col_text(0) : sqlite3_errmsg(db.get());
-      return refuse(path, fmt::format("it is damaged (quick_check: {})", why),
+      return refuse(name, fmt::format("it is damaged (quick_check: {})", why),
                     move_aside);
     }
   }
@@ -220,15 +225,15 @@ caf::expected<file_state> inspect(const std::string& path) {
   auto app = query_int(db.get(), "PRAGMA application_id");
   auto objects = query_int(db.get(), "SELECT count(*) FROM sqlite_master");
   if (!version || !app || !objects)
-    return refuse(path, "it cannot be read", move_aside);
+    return refuse(name, "it cannot be read", move_aside);
   if (*version > latest_version)
-    return refuse(path,
+    return refuse(name,
                   fmt::format("its schema version is {} but this banger knows "
                               "versions up to {}",
                               *version, latest_version),
                   "upgrade banger, or move the file aside to start empty");
   if ((*version == 0 && *objects > 0) || (*version > 0 && *app != application_id))
-    return refuse(path, "it is a SQLite database of another program", move_aside);
+    return refuse(name, "it is a SQLite database of another program", move_aside);
   return file_state{true, static_cast<int>(*version)};
 }
 
@@ -397,14 +402,62 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path) {
 
 caf::expected<std::vector<std::string>>
 store::pending_migrations(const std::string& path) {
-  auto state = inspect(path);
+  auto plan = plan_migrations(path);
+  if (!plan)
+    return plan.error();
+  std::vector<std::string> lines;
+  for (const auto& m : plan->pending)
+    lines.push_back(fmt::format("migration {}: {}", m.version, m.summary));
+  return lines;
+}
+
+caf::expected<store::migration_plan>
+store::plan_migrations(const std::string& path) {
+  namespace fs = std::filesystem;
+  // Even a read-only SQLite connection creates and writes the -shm (and
+  // creates a -wal) of a WAL database. To leave the file and its companions
+  // exactly as they are, read a private copy of state.db and its -wal: the
+  // copy shows what the daemon would see, commits still in the WAL included.
+  std::error_code err;
+  std::string target = path;
+  std::string scratch;
+  if (fs::is_regular_file(path, err)) {
+    auto tmpl = (fs::temp_directory_path(err) / "banger-check-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      return make_error(ec::unavailable,
+                        fmt::format("cannot create a directory to inspect a "
+                                    "copy of {} in ({}); point TMPDIR at a "
+                                    "writable directory",
+                                    in_quotes(path), std::strerror(errno)));
+    scratch = tmpl;
+    target = scratch + "/state.db";
+    for (const char* suffix : {"", "-wal"}) {
+      auto from = path + suffix;
+      if (*suffix != '\0' && !fs::exists(from, err))
+        continue;
+      fs::copy_file(from, target + suffix, err);
+      if (err) {
+        fs::remove_all(scratch, err);
+        return make_error(ec::unavailable,
+                          fmt::format("cannot read the state database {}: {}; "
+                                      "check the file's permissions",
+                                      in_quotes(from), err.message()));
+      }
+    }
+  }
+  auto state = inspect(target, path);
+  if (!scratch.empty())
+    fs::remove_all(scratch, err);
   if (!state)
     return state.error();
-  std::vector<std::string> lines;
+  migration_plan plan;
+  plan.exists = state->exists;
+  plan.current_version = state->version;
+  plan.latest_version = latest_version;
   for (const auto& m : migrations)
     if (m.version > state->version)
-      lines.push_back(fmt::format("migration {}: {}", m.version, m.summary));
-  return lines;
+      plan.pending.push_back({m.version, m.summary});
+  return plan;
 }
 
 caf::error store::sql_error(const char* doing) const {

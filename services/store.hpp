@@ -45,6 +45,21 @@ public:
   static caf::expected<std::vector<std::string>>
   pending_migrations(const std::string& path);
 
+  struct migration_step {
+    int version = 0;
+    std::string summary; // one line
+  };
+  struct migration_plan {
+    bool exists = false;     // false: open() would create the file
+    int current_version = 0; // the file's schema version (0: none yet)
+    int latest_version = 0;  // what this build knows
+    std::vector<migration_step> pending; // in the order open() applies them
+  };
+  /// The same as pending_migrations, structured (bangerd
+  /// --check-migrations). Reads through a read-only connection only: the
+  /// file (and any -wal/-shm beside it) is left byte for byte as it was.
+  static caf::expected<migration_plan> plan_migrations(const std::string& path);
+
   /// The newest schema version this build knows.
   static int latest_schema_version();
 

@@ -47,11 +47,13 @@ void helper_netns::SetUp() {
   socket_ = dir_ + "/helper.sock";
 }
 
-void helper_netns::start_helper(std::vector<std::string> extra) {
+void helper_netns::start_helper(std::vector<std::string> extra,
+                                std::vector<std::string> wrapper) {
   std::vector<std::string> args = {
       BANGER_HELPER_BIN,         "--socket",    socket_, "--owner-uid",
       std::to_string(owner_uid), "--state-dir", dir_};
   args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.begin(), wrapper.begin(), wrapper.end());
   auto log = dir_ + "/helper.log";
   pid_t parent = ::getpid();
   helper_pid_ = ::fork();

@@ -24,7 +24,9 @@ protected:
   void TearDown() override;
 
   /// Starts banger-helper with extra flags; waits until it accepts.
-  void start_helper(std::vector<std::string> extra = {});
+  /// `wrapper` (e.g. setpriv and its options) runs it when not empty.
+  void start_helper(std::vector<std::string> extra = {},
+                    std::vector<std::string> wrapper = {});
   /// SIGTERM, then waits; returns the exit status (waitpid's).
   int stop_helper();
   std::string helper_log() const;
