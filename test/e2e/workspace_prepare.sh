@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Workspaces on the default (busybox, no git) image: prepare sends the
 # tracked files (odd names, a symlink out of the repo, an executable, a
-# binary, a 24 MB file) to /root/repo, untracked ones only when asked and
+# binary, a 6 MB file) to /root/repo, untracked ones only when asked and
 # ignored ones never; --dry-run needs no VM; `vm exec` runs in /root/repo,
 # warns when the host tree changed and --auto-prepare resyncs; a re-prepare
 # replaces the old contents; stop/start keeps the workspace; full_copy brings
@@ -29,7 +29,7 @@ printf 'utf8\n' >"$repo/ünïcødé.txt"
 printf '#!/bin/sh\necho ran\n' >"$repo/src/run.sh"
 chmod 755 "$repo/src/run.sh"
 head -c 3000 /dev/urandom >"$repo/blob.bin"
-head -c 24000000 /dev/urandom >"$repo/big.bin"
+head -c 6000000 /dev/urandom >"$repo/big.bin"
 ln -s /etc/passwd "$repo/outside"
 git -C "$repo" add -A
 git -C "$repo" commit -q -m first
@@ -53,8 +53,8 @@ expect_not_contains "$OUT" "debug.log" "dry-run: ignored never"
 expect_contains "$OUT" "would send 9 files" "dry-run counts"
 expect_rc 0 banger vm workspace prepare nosuchvm "$repo" --dry-run --include-untracked --json
 expect_json "$OUT" 'd["count"]' 10 "dry-run --include-untracked count"
-expect_json "$OUT" '"untracked.txt" in [f["path"] for f in d["files"]]' True "untracked listed"
-expect_json "$OUT" '"debug.log" in [f["path"] for f in d["files"]]' False "ignored not listed"
+expect_json "$OUT" '"untracked.txt" in [f["path"] for f in d["files"]]' true "untracked listed"
+expect_json "$OUT" '"debug.log" in [f["path"] for f in d["files"]]' false "ignored not listed"
 expect_json "$OUT" 'd["head"]' "$head_sha" "dry-run head"
 expect_json "$OUT" '[f["type"] for f in d["files"] if f["path"]=="outside"][0]' symlink "symlink listed as a symlink"
 expect_eq "$(vm_count)" 0 "dry-run created no VM"
