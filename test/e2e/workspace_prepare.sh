@@ -146,6 +146,13 @@ expect_rc 0 banger vm exec box -- cat vendor/sub/subfile.txt
 expect_eq "$OUT" $'in the submodule\n' "full_copy brings the submodule's files"
 expect_rc 0 banger vm exec box -- sh -c 'cat vendor/sub/.git; ls .git/modules/vendor/sub/HEAD'
 expect_contains "$OUT" "gitdir:" "the submodule's .git file and git dir"
+# A repo without commits (and no files) works too; a re-prepare replaces.
+git -C "$E2E_TMP" init -q -b main empty
+expect_rc 0 banger vm workspace prepare box "$E2E_TMP/empty" --json
+expect_json "$OUT" 'd["count"]' 0 "an empty repo sends no files"
+expect_json "$OUT" 'd["head"]' "" "and has no HEAD commit"
+expect_rc 0 banger vm exec box -- sh -c 'ls -A; cat .git/HEAD'
+expect_eq "$OUT" $'.git\nref: refs/heads/main\n' "an empty repo's workspace is just .git"
 expect_rc 0 banger vm delete -f box
 
 # --- vm run with a workspace -------------------------------------------------
