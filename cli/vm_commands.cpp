@@ -1,11 +1,13 @@
 // banger vm run|create|list|show|exec|stop|start|delete
 #include <algorithm>
+#include <csignal>
 #include <memory>
 #include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/exec_stream.hpp"
 #include "cli/render.hpp"
+#include "cli/signals.hpp"
 #include "cli/workspace.hpp"
 #include "messages/vm.hpp"
 #include "services/error.hpp"
@@ -126,6 +128,11 @@ int run_with_workspace(const run_opts& o) {
     check_bootstrap(*plan, o.spec.nat, o.no_bootstrap);
   }
   auto client = connect_daemon();
+  // Until the command runs, Ctrl-C/SIGTERM/SIGHUP must not kill us with a
+  // VM half made: they cancel the prepare, or wait for the boot to end, and
+  // then the VM is cleaned up like after the command.
+  std::optional<signal_pipe> signals;
+  signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGHUP});
   auto vm = decode_result<vm_info>(
       call_with_progress(client, "vm.create", to_json(o.spec)));
   auto finish = [&] {
@@ -134,19 +141,32 @@ int run_with_workspace(const run_opts& o) {
     else if (!o.detach)
       client.call("vm.stop", to_json(vm_stop_request{vm.name, 0}));
   };
+  auto give_up = [&](int rc) {
+    try {
+      if (o.rm || o.detach)
+        client.call("vm.delete", to_json(vm_delete_request{vm.name, true}));
+      else
+        finish();
+    } catch (...) {
+    }
+    return rc;
+  };
   try {
+    if (!signals->drain().empty())
+      throw interrupted("interrupted while VM '" + vm.name + "' booted");
     if (plan) {
-      send_workspace(client, vm.name, *plan);
+      send_workspace(client, vm.name, *plan, signals->fd());
       if (!o.no_bootstrap)
         run_bootstrap(client, vm.name, *plan);
     }
+  } catch (const interrupted& e) {
+    wire::write_all(STDERR_FILENO, std::string("banger: ") + e.what() + "\n");
+    return give_up(128 + SIGINT);
   } catch (...) {
-    try {
-      finish();
-    } catch (...) {
-    }
+    give_up(0);
     throw;
   }
+  signals.reset();
   if (o.detach) {
     std::string out = vm.name + " is running";
     if (plan)

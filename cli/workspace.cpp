@@ -122,7 +122,7 @@ std::optional<workspace::state> guest_state(daemon_client& client,
 }
 
 void send_workspace(daemon_client& client, const std::string& vm,
-                    const workspace::plan& plan) {
+                    const workspace::plan& plan, int cancel_fd) {
   // The tar writer's pipe must not kill us if the stream ends early.
   ::signal(SIGPIPE, SIG_IGN);
   int fds[2];
@@ -173,6 +173,18 @@ void send_workspace(daemon_client& client, const std::string& vm,
       }
     }
   };
+  bool cancelled = false;
+  if (cancel_fd >= 0) {
+    hooks.wakeup_fd = cancel_fd;
+    hooks.on_wakeup = [&](daemon_client& c, std::uint64_t id) {
+      char buf[64];
+      while (::read(cancel_fd, buf, sizeof buf) > 0) {
+      }
+      if (!cancelled)
+        c.send(id, "cancel", wire::json::object());
+      cancelled = true;
+    };
+  }
   reply r;
   try {
     r = client.stream("vm.exec", to_json(vm_exec_request{vm, spec}), hooks);
@@ -186,6 +198,10 @@ void send_workspace(daemon_client& client, const std::string& vm,
   ::close(fds[0]);
   producer.join();
   progress.stop();
+  if (cancelled)
+    throw interrupted(
+        "the workspace prepare for VM '" + vm
+        + "' was interrupted; its previous /root/repo is unchanged");
   auto res = decode_result<exec_result>(r);
   if (res.exit_code == 127
       && err.find("command not found") != std::string::npos)

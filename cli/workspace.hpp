@@ -5,6 +5,7 @@
 // and running small guest commands whose output we keep.
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "cli/client.hpp"
@@ -18,8 +19,16 @@ inline constexpr const char* guest_workspace = "/root/repo";
 /// Streams `plan` into VM `vm` (replacing /root/repo), showing progress on
 /// stderr when it is a terminal. Throws command_error on any failure; the
 /// previous workspace is then left as it was.
+/// When `cancel_fd` (a signal_pipe's) becomes readable, the unpack is
+/// cancelled (the old workspace stays) and send_workspace throws
+/// interrupted.
 void send_workspace(daemon_client& client, const std::string& vm,
-                    const workspace::plan& plan);
+                    const workspace::plan& plan, int cancel_fd = -1);
+
+/// A prepare stopped by a signal (Ctrl-C).
+struct interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 /// What the guest recorded at the last prepare; nullopt if none. Throws
 /// command_error when the VM cannot run commands (not running, unknown).
