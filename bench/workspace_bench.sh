@@ -81,7 +81,7 @@ for _ in $(seq 1 "$runs"); do
   t=$(ms); prepare || abort "banger vm workspace prepare failed"; banger_ms+=($(($(ms) - t)))
 done
 run banger vm exec wsb -- sh -c 'ls /root/repo/d00 | wc -l; ls /root/arch/d00 | wc -l'
-echo "  check: files in d00 (workspace, archive): $(echo $OUT)"
+echo "  check: files in d00 (workspace, archive): ${OUT//$'\n'/ }"
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 bm=$(median "${base_ms[@]}")
