@@ -301,6 +301,28 @@ TEST(WorkspaceTar, FullCopyCarriesHistory) {
   EXPECT_EQ(sh(out.path(), {"git", "status", "--porcelain"}), "");
 }
 
+TEST(WorkspaceTar, ALinkedWorktreeShipsItsOwnHeadAndIndex) {
+  test::temp_dir t, out_overlay, out_full;
+  auto main_repo = t.path() + "/main";
+  fs::create_directories(main_repo);
+  git_init(main_repo);
+  write_file(main_repo + "/a", "1\n");
+  commit_all(main_repo, "first");
+  sh(main_repo, {"git", "worktree", "add", "-q", "-b", "feature", t.path() + "/wt"});
+  write_file(t.path() + "/wt/a", "2\n");
+  commit_all(t.path() + "/wt", "on feature");
+  for (auto [m, out] : {std::pair{workspace::mode::overlay, out_overlay.path()},
+                        {workspace::mode::full_copy, out_full.path()}}) {
+    auto p = workspace::make_plan({t.path() + "/wt", m});
+    ASSERT_TRUE(p) << to_string(p.error());
+    untar_string(tar_of(*p), out);
+    EXPECT_EQ(read_file(out + "/a"), "2\n");
+    EXPECT_EQ(sh(out, {"git", "rev-parse", "--abbrev-ref", "HEAD"}), "feature\n");
+    EXPECT_EQ(sh(out, {"git", "status", "--porcelain"}), "");
+    EXPECT_FALSE(fs::exists(out + "/.git/worktrees"));
+  }
+}
+
 TEST(WorkspaceTar, BigFilesStreamInPieces) {
   test::temp_dir t, out;
   workspace::entry e;
