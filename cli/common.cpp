@@ -10,6 +10,21 @@
 
 namespace banger::cli {
 
+namespace {
+int after_dashdash = -1;
+} // namespace
+
+void note_command_line(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--") {
+      after_dashdash = argc - i - 1;
+      return;
+    }
+  after_dashdash = -1;
+}
+
+int args_after_dashdash() { return after_dashdash; }
+
 void fail(std::string message) {
   throw command_error(error_body{"", std::move(message), ""});
 }

@@ -68,6 +68,12 @@ void print(std::string_view text);
 /// Prints a --json reply body.
 void print_json(const reply& r);
 
+/// Remembers how many arguments follow the first "--" (CLI11 hands them to
+/// positionals without saying where "--" was). Called by main before parsing.
+void note_command_line(int argc, char** argv);
+/// The number of arguments after the first "--"; -1 if there was none.
+int args_after_dashdash();
+
 /// Seconds since the Unix epoch.
 std::int64_t now_unix();
 

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
         }};
       });
 
+  note_command_line(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,10 +1,16 @@
 // banger vm run|create|list|show|exec|stop|start|delete
+#include <algorithm>
+#include <csignal>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/exec_stream.hpp"
 #include "cli/render.hpp"
+#include "cli/signals.hpp"
+#include "cli/workspace.hpp"
 #include "messages/vm.hpp"
+#include "services/error.hpp"
 
 namespace banger::cli {
 
@@ -14,12 +20,19 @@ struct run_opts {
   vm_spec spec;
   bool rm = false;
   bool interactive = false;
+  bool detach = false;
+  bool include_untracked = false;
+  bool no_bootstrap = false;
+  std::string mode = "overlay";
+  std::vector<std::string> args; // [PATH] -- CMD..., split by the callback
+  std::string path;
   std::vector<std::string> command;
 };
 
 struct exec_opts {
   std::string name;
   bool interactive = false;
+  bool auto_prepare = false;
   std::vector<std::string> command;
 };
 
@@ -68,7 +81,132 @@ std::string ready_line(const vm_info& vm) {
   return vm.name + " ready in " + format_seconds(vm.boot_ms) + "\n";
 }
 
+/// Warns when the host tree changed since the workspace in `vm` was
+/// prepared, or (auto_prepare) sends it again.
+void check_workspace(daemon_client& client, const std::string& vm,
+                     bool auto_prepare) {
+  std::optional<workspace::state> st;
+  try {
+    st = guest_state(client, vm);
+  } catch (const command_error&) {
+    if (auto_prepare)
+      throw;
+    return; // the command itself will report why the VM cannot run it
+  }
+  if (!st) {
+    if (auto_prepare)
+      fail("VM '" + vm + "' has no prepared workspace to resync; prepare one "
+           "first: banger vm workspace prepare " + vm + " PATH");
+    return;
+  }
+  auto repo = workspace::inspect(st->path);
+  if (!repo) {
+    if (auto_prepare)
+      fail("cannot resync the workspace of VM '" + vm + "': "
+           + error_message(repo.error()));
+    return; // prepared from elsewhere: nothing to compare with
+  }
+  auto fp = workspace::fingerprint(*repo, st->include_untracked);
+  if (fp && *fp == st->fingerprint)
+    return;
+  if (auto_prepare) {
+    auto m = workspace::parse_mode(st->mode);
+    auto plan = plan_or_fail({st->path, m ? *m : workspace::mode::overlay,
+                              st->include_untracked});
+    send_workspace(client, vm, plan);
+    return;
+  }
+  print_warning("the host tree at " + st->path
+                + " changed since it was prepared in " + vm
+                + "; the guest has the old files (resync with --auto-prepare, "
+                  "or: banger vm workspace prepare " + vm + " " + st->path
+                + ")");
+}
+
+/// vm run with a workspace or -d: create, prepare, then exec (or not).
+int run_with_workspace(const run_opts& o) {
+  std::optional<workspace::plan> plan;
+  if (!o.path.empty()) {
+    auto m = workspace::parse_mode(o.mode);
+    if (!m)
+      fail(error_message(m.error()));
+    plan = plan_or_fail({o.path, *m, o.include_untracked});
+    check_bootstrap(*plan, o.spec.nat, o.no_bootstrap);
+  }
+  auto client = connect_daemon();
+  // Until the command runs, Ctrl-C/SIGTERM/SIGHUP must not kill us with a
+  // VM half made: they cancel the prepare, or wait for the boot to end, and
+  // then the VM is cleaned up like after the command.
+  std::optional<signal_pipe> signals;
+  signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGHUP});
+  auto vm = decode_result<vm_info>(
+      call_with_progress(client, "vm.create", to_json(o.spec)));
+  auto finish = [&] {
+    if (o.rm)
+      client.call("vm.delete", to_json(vm_delete_request{vm.name, true}));
+    else if (!o.detach)
+      client.call("vm.stop", to_json(vm_stop_request{vm.name, 0}));
+  };
+  auto give_up = [&](int rc) {
+    try {
+      if (o.rm || o.detach)
+        client.call("vm.delete", to_json(vm_delete_request{vm.name, true}));
+      else
+        finish();
+    } catch (...) {
+    }
+    return rc;
+  };
+  try {
+    if (!signals->drain().empty())
+      throw interrupted("interrupted while VM '" + vm.name + "' booted");
+    if (plan) {
+      send_workspace(client, vm.name, *plan, signals->fd());
+      if (!o.no_bootstrap)
+        run_bootstrap(client, vm.name, *plan);
+    }
+  } catch (const interrupted& e) {
+    wire::write_all(STDERR_FILENO, std::string("banger: ") + e.what() + "\n");
+    return give_up(128 + SIGINT);
+  } catch (...) {
+    give_up(0);
+    throw;
+  }
+  signals.reset();
+  if (o.detach) {
+    std::string out = vm.name + " is running";
+    if (plan)
+      out += ", with " + plan->repo.top + " at " + guest_workspace;
+    out += " (ready in " + format_seconds(vm.boot_ms) + ")\n"
+           "  banger vm exec " + vm.name + " -- CMD     run a command"
+           + (plan ? " in /root/repo" : "") + "\n"
+           "  banger vm ssh " + vm.name + "            log in (or: ssh root@"
+           + vm.name + ".vm)\n";
+    if (plan)
+      out += "  banger vm workspace export " + vm.name
+             + " -o changes.patch   its changes as a patch\n";
+    out += "  banger vm delete -f " + vm.name + "      throw it away\n";
+    print(out);
+    return exit_ok;
+  }
+  vm_exec_request req;
+  req.name = vm.name;
+  req.exec.argv = o.command;
+  req.exec.stdin_open = o.interactive;
+  if (plan)
+    req.exec.cwd = guest_workspace;
+  int rc = stream_command(client, "vm.exec", to_json(req), o.interactive);
+  try {
+    finish();
+  } catch (const std::exception& e) {
+    print_warning(std::string("cleaning up VM ") + vm.name + ": " + e.what());
+  }
+  return rc;
+}
+
 int do_run(const run_opts& o) {
+  if (!o.path.empty() || o.detach)
+    return run_with_workspace(o);
   vm_run_request req;
   req.spec = o.spec;
   req.exec.argv = o.command;
@@ -84,6 +222,7 @@ int do_exec(const exec_opts& o) {
   req.exec.argv = o.command;
   req.exec.stdin_open = o.interactive;
   auto client = connect_daemon();
+  check_workspace(client, o.name, o.auto_prepare);
   return stream_command(client, "vm.exec", to_json(req), o.interactive);
 }
 
@@ -190,8 +329,32 @@ void add_run(CLI::App& vm, action& selected) {
       "Delete the VM when the command ends (else it is kept, stopped)");
   cmd->add_flag("-i,--interactive", o->interactive,
                 "Forward stdin to the command (else its stdin is empty)");
-  add_command_arg(*cmd, o->command);
+  cmd->add_flag("-d,--detach", o->detach,
+                "Run no command: leave the VM running (with PATH prepared) and "
+                "print how to reach it");
+  cmd->add_option("--mode", o->mode,
+                  "Workspace mode for PATH: overlay (default) or full_copy "
+                  "(see 'banger vm workspace prepare --help')");
+  cmd->add_flag("--include-untracked", o->include_untracked,
+                "Send PATH's untracked (not ignored) files too");
+  cmd->add_flag("--no-bootstrap", o->no_bootstrap,
+                "Skip the workspace bootstrap (mise install for a .mise.toml, "
+                "which needs --nat)");
+  // PATH and CMD: CLI11 fills them in order, whichever side of "--" the
+  // words are on; the callback splits them again at "--".
+  cmd->add_option("PATH", o->path,
+                  "The git repository to copy to /root/repo first (the command "
+                  "then runs there)");
+  cmd->add_option("CMD", o->command,
+                  "The command and its arguments, after '--'; passed to the "
+                  "guest as typed, without a shell");
   cmd->footer(
+      "With PATH, the repository's tracked files (see 'banger vm workspace "
+      "prepare')\n"
+      "are copied to /root/repo first and the command runs there. -d leaves "
+      "the VM\n"
+      "running instead of running a command; it goes with neither --rm nor "
+      "'-- CMD'.\n\n"
       "The command's stdout and stderr arrive byte for byte on banger's own; "
       "banger\n"
       "exits with the command's status (128+N if signal N killed it, 125 if "
@@ -201,8 +364,40 @@ void add_run(CLI::App& vm, action& selected) {
       "Examples:\n"
       "  banger vm run --rm -- uname -a\n"
       "  banger vm run --rm --memory 1024 -- printf '%s|' 'a b' c\n"
+      "  banger vm run --rm . -- make test\n"
+      "  banger vm run -d --name box ~/src/app\n"
       "  tar c src | banger vm run --rm -i -- tar x -C /tmp");
   cmd->callback([o, &selected] {
+    // CLI11 gives PATH and CMD as one list; "--" is where they part. Without
+    // "--" everything is the command (or, with -d, the PATH).
+    std::vector<std::string> all;
+    if (!o->path.empty())
+      all.push_back(o->path);
+    all.insert(all.end(), o->command.begin(), o->command.end());
+    o->args = std::move(all);
+    int after = args_after_dashdash();
+    std::size_t n_after = after < 0 ? (o->detach ? 0 : o->args.size())
+                                    : static_cast<std::size_t>(after);
+    n_after = std::min(n_after, o->args.size());
+    std::vector<std::string> before(o->args.begin(),
+                                    o->args.end() - static_cast<long>(n_after));
+    o->command.assign(o->args.end() - static_cast<long>(n_after), o->args.end());
+    if (before.size() > 1)
+      throw CLI::ValidationError("vm run takes one PATH before '--', not "
+                                 + std::to_string(before.size())
+                                 + " arguments; put the command after '--'");
+    o->path = before.empty() ? "" : before.front();
+    if (o->detach && o->rm)
+      throw CLI::ValidationError(
+          "-d leaves the VM running, --rm deletes it when the command ends: "
+          "they do not go together; drop one");
+    if (o->detach && !o->command.empty())
+      throw CLI::ValidationError(
+          "-d runs no command; drop the '-- CMD' part and run it later with: "
+          "banger vm exec NAME -- CMD");
+    if (!o->detach && o->command.empty())
+      throw CLI::ValidationError(
+          "vm run needs a command after '--' (or -d to leave the VM running)");
     selected = {[o] { return do_run(*o); }, exit_run_failure};
   });
 }
@@ -214,8 +409,14 @@ void add_exec(CLI::App& vm, action& selected) {
   cmd->add_option("name", o->name, "The VM")->required();
   cmd->add_flag("-i,--interactive", o->interactive,
                 "Forward stdin to the command (else its stdin is empty)");
+  cmd->add_flag("--auto-prepare", o->auto_prepare,
+                "Send the prepared workspace again first if the host tree "
+                "changed since");
   add_command_arg(*cmd, o->command);
-  cmd->footer("Output, signals and exit status work as for 'banger vm run'.\n\n"
+  cmd->footer("Output, signals and exit status work as for 'banger vm run'.\n"
+              "With a prepared workspace the command runs in /root/repo, and "
+              "banger warns\n"
+              "when the host tree changed since the prepare.\n\n"
               "Examples:\n"
               "  banger vm exec box -- ls -l /\n"
               "  echo hello | banger vm exec box -i -- cat");
@@ -303,6 +504,7 @@ void add_vm_commands(CLI::App& app, action& selected) {
   add_delete(*vm, selected);
   add_vm_lifecycle_commands(*vm, selected);
   add_vm_network_commands(*vm, selected);
+  add_workspace_commands(*vm, selected);
 }
 
 } // namespace banger::cli

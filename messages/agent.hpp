@@ -14,6 +14,9 @@
 //   "signal"   {"signal": N}
 // Events (guest -> host) on a running exec's id:
 //   "output"   output_chunk
+// An exec whose argv[0] is "@banger-agent" runs the agent's own binary: its
+// workspace-unpack / workspace-state commands (guest/agent/workspace.hpp,
+// docs/protocol.md §6.1).
 
 #include <cstdint>
 #include <string>

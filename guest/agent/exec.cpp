@@ -1,4 +1,5 @@
 #include "guest/agent/exec.hpp"
+#include "guest/agent/workspace.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -41,6 +42,10 @@ std::vector<std::string> candidates(const std::string& prog,
                                     const std::vector<std::string>& env) {
   if (prog.empty())
     return {};
+  // The agent's own binary, for its workspace commands (the file may be
+  // gone from the filesystem: it ran from the initramfs).
+  if (prog == self_program)
+    return {"/proc/self/exe"};
   if (prog.find('/') != std::string::npos)
     return {prog};
   std::string path = "/usr/local/bin:/usr/bin:/bin";
@@ -156,6 +161,10 @@ std::string working_directory(const exec_spec& spec) {
   if (!spec.cwd.empty())
     return spec.cwd;
   struct stat st {};
+  // A prepared workspace is where commands run by default.
+  if (::stat((std::string(workspace_dir) + "/" + workspace_marker).c_str(), &st)
+      == 0)
+    return workspace_dir;
   if (::stat("/root", &st) == 0 && S_ISDIR(st.st_mode))
     return "/root";
   return "/";

@@ -20,10 +20,16 @@ struct child_process {
   int stderr_fd = -1;
 };
 
+/// argv[0] that runs the agent's own binary (its workspace commands).
+inline constexpr const char* self_program = "@banger-agent";
+/// Where `banger vm workspace prepare` puts the repo.
+inline constexpr const char* workspace_dir = "/root/repo";
+
 /// The agent's default environment with `extra` (KEY=VALUE) laid over it.
 std::vector<std::string> make_environment(const std::vector<std::string>& extra);
 
-/// The directory the command starts in: spec.cwd if set, else /root, else /.
+/// The directory the command starts in: spec.cwd if set, else the prepared
+/// workspace /root/repo, else /root, else /.
 std::string working_directory(const exec_spec& spec);
 
 /// Forks and execs. Failures after the fork (program not found, not

@@ -12,10 +12,13 @@
 #include "guest/agent/log.hpp"
 #include "guest/agent/port.hpp"
 #include "guest/agent/session.hpp"
+#include "guest/agent/workspace.hpp"
 
 int main(int argc, char** argv) {
   using namespace banger::agent;
   std::string port_name = default_port_name;
+  if (argc > 1 && std::strncmp(argv[1], "workspace-", 10) == 0)
+    return workspace_main(argc, argv);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--port" && i + 1 < argc) {
