@@ -38,6 +38,7 @@
 #include "services/qemu_driver.hpp"
 #include "services/store.hpp"
 #include "services/store_report.hpp"
+#include "services/units.hpp"
 
 namespace {
 
@@ -158,6 +159,9 @@ int main(int argc, char** argv) {
     = helper_socket.empty() ? paths.helper_socket() : helper_socket;
   config->stop_timeout_s = conf.vm.stop_timeout_s;
   config->boot_timeout_s = conf.vm.boot_timeout_s;
+  config->default_vcpu = conf.vm.vcpu;
+  config->default_memory_mib = conf.vm.memory_mib;
+  config->default_disk_bytes = parse_size(conf.vm.disk_size).value_or(config->default_disk_bytes);
   config->network = conf.network;
   config->catalog_sources = conf.catalog_sources;
   if (!no_network)

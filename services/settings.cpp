@@ -7,6 +7,8 @@
 #include <toml++/toml.h>
 
 #include "services/error.hpp"
+#include "services/units.hpp"
+#include "services/work_disk.hpp"
 
 namespace banger {
 
@@ -149,12 +151,22 @@ caf::expected<void> load_settings(const std::string& path, settings& into) {
     return vm.error();
   if (*vm != nullptr) {
     const auto& t = **vm;
-    if (auto ok = only_keys(path, t, "vm", {"stop_timeout", "boot_timeout"}); !ok)
+    if (auto ok = only_keys(path, t, "vm",
+                            {"stop_timeout", "boot_timeout", "vcpu", "memory", "disk_size"});
+        !ok)
       return ok;
     for (auto ok : {read_uint(path, t, "vm", "stop_timeout", into.vm.stop_timeout_s, 1, 3600),
-                    read_uint(path, t, "vm", "boot_timeout", into.vm.boot_timeout_s, 1, 3600)})
+                    read_uint(path, t, "vm", "boot_timeout", into.vm.boot_timeout_s, 1, 3600),
+                    read_uint(path, t, "vm", "vcpu", into.vm.vcpu, 1, 64),
+                    read_uint(path, t, "vm", "memory", into.vm.memory_mib, 64, 65536),
+                    read_string(path, t, "vm", "disk_size", into.vm.disk_size)})
       if (!ok)
         return ok;
+    auto disk = parse_size(into.vm.disk_size);
+    auto why = disk ? check_disk_size(*disk)
+                    : "must be a size like \"8G\" or \"512M\", not \"" + into.vm.disk_size + "\"";
+    if (!why.empty())
+      return bad_key(path, *t.get("disk_size"), "[vm] disk_size", why);
   }
   auto cat = table_of("catalog");
   if (!cat)

@@ -15,6 +15,9 @@
 //   [vm]
 //   stop_timeout = 10            # seconds a graceful stop waits
 //   boot_timeout = 120           # seconds a boot may take
+//   vcpu         = 1             # defaults of vm create / vm run
+//   memory       = 256           # MiB
+//   disk_size    = "8G"          # the work disk holding /root
 //
 //   [catalog]
 //   sources = ["https://example.org/banger/catalog.json", "/srv/catalog.json"]
@@ -46,6 +49,10 @@ struct network_settings {
 struct vm_settings {
   std::uint32_t stop_timeout_s = 10;
   std::uint32_t boot_timeout_s = 120;
+  /// Defaults of vm create/run when no flag gives them.
+  std::uint32_t vcpu = 1;
+  std::uint32_t memory_mib = 256;
+  std::string disk_size = "8G"; // checked when read: parse_size, check_disk_size
 };
 
 struct settings {

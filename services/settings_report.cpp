@@ -75,6 +75,12 @@ const std::vector<key_desc>& keys() {
        [](settings& s, const std::string& v) {
          return set_uint(s.vm.boot_timeout_s, v, 1, 3600);
        }},
+      {"vm", "vcpu", "",
+       [](const settings& s) { return wire::json(s.vm.vcpu); }, nullptr},
+      {"vm", "memory", "",
+       [](const settings& s) { return wire::json(s.vm.memory_mib); }, nullptr},
+      {"vm", "disk_size", "",
+       [](const settings& s) { return wire::json(s.vm.disk_size); }, nullptr},
       {"catalog", "sources", "",
        [](const settings& s) { return wire::json(s.catalog_sources); },
        nullptr},
