@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "services/host_files.hpp"
 #include "services/paths.hpp"
 #include "services/settings.hpp"
 
@@ -33,6 +34,8 @@ struct daemon_config {
   /// Catalogs named in config.toml ([catalog] sources), after the
   /// installation's own.
   std::vector<std::string> catalog_sources;
+  /// config.toml's [guest] files, resolved against the owner's home.
+  std::vector<host_file_rule> host_files;
 };
 
 } // namespace banger

@@ -99,6 +99,7 @@ void run_build(self_ptr self, vm_manager_actor manager, store_actor store,
   spec.image = c->req.from;
   spec.kernel = c->req.kernel;
   spec.nat = c->req.nat;
+  spec.host_files = false; // its /root becomes the image's work seed
   say(self, c, "build", "booting " + c->req.from + " as VM " + c->vm);
   self
     ->request(manager, caf::infinite, atom::create_v, spec, c->sink,

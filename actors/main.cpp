@@ -71,9 +71,9 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string owner_flag;
   settings flags; // values of the flags below (applied only when given)
-  app.add_option("--accel", config->accel,
+  auto* accel_opt = app.add_option("--accel", flags.vm.accel,
                  "VM acceleration: auto (KVM where hardware virtualization "
-                 "works, else TCG), kvm or tcg")
+                 "works, else TCG), kvm or tcg ([vm] accel; default auto)")
     ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   auto* stop_opt = app.add_option("--stop-timeout", flags.vm.stop_timeout_s,
                  "Seconds a graceful stop waits for the guest to power off "
@@ -147,6 +147,8 @@ int main(int argc, char** argv) {
     conf.vm.stop_timeout_s = flags.vm.stop_timeout_s;
   if (boot_opt->count() > 0)
     conf.vm.boot_timeout_s = flags.vm.boot_timeout_s;
+  if (accel_opt->count() > 0)
+    conf.vm.accel = flags.vm.accel;
   if (bridge_opt->count() > 0)
     conf.network.bridge = flags.network.bridge;
   if (subnet_opt->count() > 0)
@@ -159,11 +161,19 @@ int main(int argc, char** argv) {
     = helper_socket.empty() ? paths.helper_socket() : helper_socket;
   config->stop_timeout_s = conf.vm.stop_timeout_s;
   config->boot_timeout_s = conf.vm.boot_timeout_s;
+  config->accel = conf.vm.accel;
   config->default_vcpu = conf.vm.vcpu;
   config->default_memory_mib = conf.vm.memory_mib;
   config->default_disk_bytes = parse_size(conf.vm.disk_size).value_or(config->default_disk_bytes);
   config->network = conf.network;
   config->catalog_sources = conf.catalog_sources;
+  for (auto& entry : conf.guest_files) {
+    host_file_rule rule;
+    if (auto why = parse_host_file_rule(entry, owner->home, rule); !why.empty())
+      return fail(paths.config_file() + ": [guest] files entry \"" + entry
+                  + "\" " + why);
+    config->host_files.push_back(std::move(rule));
+  }
   if (!no_network)
     if (auto b = bridge_address(conf.network); !b)
       return fail(error_message(b.error()));

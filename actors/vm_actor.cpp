@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "actors/agent.hpp"
 #include "actors/blocking.hpp"
 #include "actors/vm_actor_state.hpp"
@@ -31,6 +33,17 @@ void persist(self_ptr self) {
           });
 }
 
+namespace {
+
+/// Host bytes a file takes (its allocated blocks); 0 if it is missing.
+std::uint64_t allocated_bytes(const std::string& path) {
+  struct stat sb {};
+  if (path.empty() || ::stat(path.c_str(), &sb) != 0)
+    return 0;
+  return static_cast<std::uint64_t>(sb.st_blocks) * 512;
+}
+
+} // namespace
 
 void progress(const progress_sink& to, std::string stage, std::string msg) {
   if (to.sink)
@@ -201,13 +214,15 @@ void do_set(self_ptr self, caf::typed_response_promise<vm_info> rp, vm_set_reque
     end_op(self);
   };
   auto disk = st.rec.work_disk;
-  // A disk not made yet (never started) is made at the new size.
-  if (req.disk_bytes <= st.rec.info.disk_bytes || disk.empty()
-      || !std::filesystem::exists(disk))
+  if (req.disk_bytes <= st.rec.info.disk_bytes || disk.empty())
     return apply();
   self
     ->request(blocking(self,
                        [disk, size = req.disk_bytes]() -> caf::expected<bool> {
+                         // A disk not made yet (never started) is made at
+                         // the new size.
+                         if (!std::filesystem::exists(disk))
+                           return true;
                          if (auto r = grow_work_disk(disk, size); !r)
                            return std::move(r.error());
                          return true;
@@ -270,6 +285,9 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
     [=](atom::get) -> vm_info {
       auto info = self->state.rec.info;
       info.state = to_string(self->state.state);
+      // Two stat calls: cheap enough for the actor's thread.
+      info.root_disk_used = allocated_bytes(self->state.rec.root_disk);
+      info.work_disk_used = allocated_bytes(self->state.rec.work_disk);
       return info;
     },
     [=](atom::ports) -> caf::result<agent_ports_reply> {

@@ -164,6 +164,7 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
               rec.info.memory_mib = spec.memory_mib;
               rec.info.disk_bytes = spec.disk_bytes;
               rec.info.nat = spec.nat;
+              rec.info.host_files = spec.host_files;
               if (!ip->empty()) {
                 rec.info.ip = *ip;
                 rec.info.mac = mac_for(*parse_ipv4(*ip));
@@ -284,10 +285,11 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
       return out;
     },
     [=](atom::get, const std::string& name) -> caf::result<vm_info> {
-      auto it = self->state.views.find(name);
-      if (it == self->state.views.end())
+      // The VM's own actor answers: it measures the disks' usage.
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
         return no_such_vm(name);
-      return it->second;
+      return self->delegate(it->second, atom::get_v);
     },
     [=](atom::start, const std::string& name, caf::actor sink,
         std::uint64_t stream) -> caf::result<vm_info> {

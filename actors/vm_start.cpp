@@ -1,13 +1,21 @@
 // The vm actor's start: network (TAP, NAT, DNS), root disk, VMM launch,
 // waiting for the guest agent.
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "actors/agent.hpp"
 #include "actors/blocking.hpp"
 #include "actors/vm_actor_state.hpp"
 #include "messages/helper.hpp"
+#include "messages/host_files.hpp"
+#include "messages/wire.hpp"
+#include "services/host_files.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
 #include "services/timefmt.hpp"
@@ -42,10 +50,19 @@ void publish_name(self_ptr self) {
 
 // -- start ---------------------------------------------------------------------
 
+/// Removes the copy of the [guest] files made for the VMM, which has read
+/// it once the guest runs (QEMU loads fw_cfg files after it made the
+/// sockets launch waits for, so not earlier).
+void forget_host_files(self_ptr self) {
+  auto path = self->state.rec.info.dir + "/" + host_files::fw_cfg_name;
+  ::unlink(path.c_str());
+}
+
 void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                 caf::error err) {
   auto msg = error_message(err);
   log::warn("vm", "{}: start failed: {}", vm_name(self), msg);
+  forget_host_files(self);
   kill_vmm(self, [self, rp, err, msg]() mutable {
     release_runtime(self);
     self->state.state = vm_state::error;
@@ -61,6 +78,34 @@ void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
 constexpr const char* fw_cfg_names[] = {
   "authorized_keys", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
   "dropbear_ed25519_host_key"};
+
+/// The stages of one start and how long each took. Shared by the start's
+/// callbacks and its worker; the worker's marks happen-before the reply
+/// that the actor reads them after.
+struct stage_clock {
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  std::vector<vm_stage> stages;
+  std::vector<std::string> notes; // [guest] files skipped
+
+  void mark(const char* name) {
+    auto now = std::chrono::steady_clock::now();
+    stages.push_back(
+      {name, static_cast<std::uint64_t>(
+               std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count())});
+    last = now;
+  }
+};
+
+/// Writes `data` to `path` readable by its owner only. "" or why not.
+std::string write_private_file(const std::string& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return std::strerror(errno);
+  bool ok = wire::write_all(fd, data);
+  int err = errno;
+  ::close(fd);
+  return ok ? "" : std::strerror(err);
+}
 
 /// Gives a starting VM its NIC: leases a TAP, adds the NAT rule if the VM
 /// has --nat, and puts the guest's address, gateway and resolver on its
@@ -123,6 +168,7 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
   st.rec.info.last_error.clear();
   persist(self);
   auto t0 = clock::now();
+  auto timing = std::make_shared<stage_clock>();
   // Kernel and image are looked up on every start: they hold the paths.
   self->request(st.deps.store, caf::infinite, atom::kernel_v, atom::get_v,
                 st.rec.info.kernel)
@@ -147,7 +193,11 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
               auto base = img.rootfs;
               auto seed = img.work_seed;
               auto disk_bytes = st.rec.info.disk_bytes;
+              auto host_files = st.rec.info.host_files
+                                  ? st.deps.config->host_files
+                                  : std::vector<host_file_rule>{};
               attach_network(self, std::move(spec), [=](vm_launch_spec spec) {
+              timing->mark("network");
               progress(sink, "boot", "starting the VMM");
               self
                 ->request(
@@ -158,6 +208,7 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                if (std::filesystem::exists(path))
                                  spec.fw_cfg_files.emplace_back(name, path);
                              }
+                             auto files_path = spec.dir + "/" + host_files::fw_cfg_name;
                              auto launched = [&]() -> caf::expected<vm_runtime> {
                                if (!std::filesystem::exists(spec.root_disk)) {
                                  auto r = driver->create_root_disk(
@@ -171,7 +222,20 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                        seed, spec.work_disk, disk_bytes);
                                      !r)
                                    return std::move(r.error());
-                               return driver->launch(spec);
+                               auto files = collect_host_files(host_files);
+                               timing->notes = files.notes;
+                               if (!files.blob.empty()) {
+                                 if (auto why = write_private_file(files_path, files.blob);
+                                     !why.empty())
+                                   return make_error(ec::unavailable, "cannot write " + files_path
+                                                               + ": " + why);
+                                 spec.fw_cfg_files.emplace_back(host_files::fw_cfg_name,
+                                                                files_path);
+                               }
+                               timing->mark("disks");
+                               auto rt = driver->launch(spec);
+                               timing->mark("vmm");
+                               return rt;
                              }();
                              // QEMU has its own copy of the TAP now.
                              if (spec.tap_fd >= 0)
@@ -182,6 +246,10 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                 .then(
                   [=](vm_runtime& rt) {
                     auto& st = self->state;
+                    for (auto& note : timing->notes) {
+                      log::warn("vm", "{}: [guest] files: {}", vm_name(self), note);
+                      progress(sink, "boot", "[guest] files: " + note);
+                    }
                     st.rec.info.pid = rt.pid;
                     st.rec.agent_socket = rt.agent_socket;
                     st.rec.qmp_socket = rt.qmp_socket;
@@ -206,6 +274,9 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                               std::chrono::milliseconds>(clock::now() - t0)
                               .count());
                           st.rec.info.started_at = now_rfc3339();
+                          timing->mark("agent");
+                          forget_host_files(self);
+                          st.rec.info.stages = timing->stages;
                           persist(self);
                           log::info("vm", "{}: running (pid {}, ready in {} ms)",
                                     vm_name(self), st.rec.info.pid,

@@ -95,10 +95,6 @@ int do_show(const char* type, const std::string& name, bool json) {
     return exit_ok;
   }
   auto now = now_unix();
-  auto created = [&](const std::string& t) {
-    auto age = format_created(t, now);
-    return age == t ? t : t + " (" + age + ")";
-  };
   if (std::string_view{type} == "image.show") {
     auto x = decode_result<image_info>(r);
     print(key_values({{"name", x.name},
@@ -109,7 +105,7 @@ int do_show(const char* type, const std::string& name, bool json) {
                       {"size", format_bytes(x.size_bytes)},
                       {"source", x.source.empty() ? "imported" : x.source},
                       {"digest", x.digest.empty() ? "-" : x.digest},
-                      {"created", created(x.created_at)}}));
+                      {"created", with_age(x.created_at, now)}}));
   } else {
     auto x = decode_result<kernel_info>(r);
     print(key_values({{"name", x.name},
@@ -117,7 +113,7 @@ int do_show(const char* type, const std::string& name, bool json) {
                       {"vmlinux", x.vmlinux},
                       {"initrd", x.initrd.empty() ? "-" : x.initrd},
                       {"source", x.source.empty() ? "imported" : x.source},
-                      {"created", created(x.created_at)}}));
+                      {"created", with_age(x.created_at, now)}}));
   }
   return exit_ok;
 }

@@ -219,6 +219,13 @@ std::string format_created(std::string_view rfc3339, std::int64_t now) {
   return format_age(now - *t);
 }
 
+std::string with_age(const std::string& rfc3339, std::int64_t now) {
+  if (rfc3339.empty())
+    return "";
+  auto age = format_created(rfc3339, now);
+  return age == rfc3339 ? rfc3339 : rfc3339 + " (" + age + ")";
+}
+
 std::string format_mib(std::uint64_t mib) {
   return format_bytes(mib << 20);
 }

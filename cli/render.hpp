@@ -117,6 +117,9 @@ std::string format_age(std::int64_t seconds);
 /// is if it does not parse, "-" if empty.
 std::string format_created(std::string_view rfc3339, std::int64_t now);
 
+/// "2026-11-28T13:45:47Z (5 minutes ago)" for show commands; "" for "".
+std::string with_age(const std::string& rfc3339, std::int64_t now);
+
 /// MiB with a binary unit: 512 -> "512MiB", 2048 -> "2GiB", 1536 -> "1.5GiB".
 std::string format_mib(std::uint64_t mib);
 

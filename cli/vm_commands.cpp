@@ -21,9 +21,8 @@ struct run_opts {
   bool rm = false;
   bool interactive = false;
   bool detach = false;
-  bool include_untracked = false;
+  workspace_flags ws;
   bool no_bootstrap = false;
-  std::string mode = "overlay";
   std::vector<std::string> args; // [PATH] -- CMD..., split by the callback
   std::string path;
   std::vector<std::string> command;
@@ -67,6 +66,9 @@ void add_spec_options(CLI::App& cmd, vm_spec& spec) {
   cmd.add_flag("--nat", spec.nat,
                "Let the guest reach networks beyond the host (masquerade its "
                "address); default: reachable from the host and other VMs only");
+  cmd.add_flag("!--no-host-files", spec.host_files,
+               "Do not copy config.toml's [guest] files into this VM's /root "
+               "(they are copied at every start otherwise)");
 }
 
 void add_command_arg(CLI::App& cmd, std::vector<std::string>& argv) {
@@ -75,6 +77,28 @@ void add_command_arg(CLI::App& cmd, std::vector<std::string>& argv) {
          "The command and its arguments, after '--'; passed to the guest "
          "as typed, without a shell")
       ->required();
+}
+
+/// "root 196.0 KiB, work 1.2 MiB on the host".
+std::string disk_usage(const vm_info& vm) {
+  if (vm.root_disk_used == 0 && vm.work_disk_used == 0)
+    return "";
+  std::string out = "root " + format_bytes(vm.root_disk_used);
+  if (vm.disk_bytes > 0)
+    out += ", work " + format_bytes(vm.work_disk_used);
+  return out + " on the host";
+}
+
+/// "network 12ms, disks 40ms, vmm 90ms, agent 3.4s".
+std::string stage_times(const vm_info& vm) {
+  std::string out;
+  for (auto& st : vm.stages) {
+    if (!out.empty())
+      out += ", ";
+    out += st.name + " " + (st.ms < 1000 ? std::to_string(st.ms) + "ms"
+                                         : format_seconds(st.ms));
+  }
+  return out;
 }
 
 std::string ready_line(const vm_info& vm) {
@@ -127,10 +151,7 @@ void check_workspace(daemon_client& client, const std::string& vm,
 int run_with_workspace(const run_opts& o) {
   std::optional<workspace::plan> plan;
   if (!o.path.empty()) {
-    auto m = workspace::parse_mode(o.mode);
-    if (!m)
-      fail(error_message(m.error()));
-    plan = plan_or_fail({o.path, *m, o.include_untracked});
+    plan = plan_or_fail(o.path, o.ws);
     check_bootstrap(*plan, o.spec.nat, o.no_bootstrap);
   }
   auto client = connect_daemon();
@@ -264,13 +285,6 @@ int do_list(bool json) {
   return exit_ok;
 }
 
-std::string with_age(const std::string& time, std::int64_t now) {
-  if (time.empty())
-    return "";
-  auto age = format_created(time, now);
-  return age == time ? time : time + " (" + age + ")";
-}
-
 int do_show(const std::string& name, bool json) {
   auto client = connect_daemon();
   auto r = client.call("vm.show", to_json(vm_ref{name}));
@@ -290,6 +304,7 @@ int do_show(const std::string& name, bool json) {
       {"memory", format_mib(vm.memory_mib)},
       {"disk", vm.disk_bytes > 0 ? format_bytes(vm.disk_bytes) + " (/root)"
                                  : "none (/root is on the root disk)"},
+      {"disk usage", disk_usage(vm)},
       {"pid", vm.pid > 0 ? std::to_string(vm.pid) : ""},
       {"ip", vm.ip.empty() ? "none (no network)" : vm.ip},
       {"dns name", vm.ip.empty() ? "" : vm.name + ".vm"},
@@ -298,6 +313,8 @@ int do_show(const std::string& name, bool json) {
       {"created", with_age(vm.created_at, now)},
       {"started", with_age(vm.started_at, now)},
       {"boot time", vm.boot_ms > 0 ? format_seconds(vm.boot_ms) : ""},
+      {"last start", stage_times(vm)},
+      {"host files", vm.host_files ? "" : "off (--no-host-files)"},
       {"last error", vm.last_error},
       {"dir", vm.dir},
   }));
@@ -332,11 +349,7 @@ void add_run(CLI::App& vm, action& selected) {
   cmd->add_flag("-d,--detach", o->detach,
                 "Run no command: leave the VM running (with PATH prepared) and "
                 "print how to reach it");
-  cmd->add_option("--mode", o->mode,
-                  "Workspace mode for PATH: overlay (default) or full_copy "
-                  "(see 'banger vm workspace prepare --help')");
-  cmd->add_flag("--include-untracked", o->include_untracked,
-                "Send PATH's untracked (not ignored) files too");
+  add_workspace_options(*cmd, o->ws);
   cmd->add_flag("--no-bootstrap", o->no_bootstrap,
                 "Skip the workspace bootstrap (mise install for a .mise.toml, "
                 "which needs --nat)");

@@ -85,6 +85,21 @@ workspace::plan plan_or_fail(const workspace::options& opts) {
   return std::move(*p);
 }
 
+void add_workspace_options(CLI::App& cmd, workspace_flags& flags) {
+  cmd.add_option("--mode", flags.mode,
+                 "overlay (default): the files plus a .git holding HEAD only; "
+                 "full_copy: all of .git and the submodules");
+  cmd.add_flag("--include-untracked", flags.include_untracked,
+               "Also send untracked files that .gitignore does not exclude");
+}
+
+workspace::plan plan_or_fail(const std::string& path, const workspace_flags& flags) {
+  auto m = workspace::parse_mode(flags.mode);
+  if (!m)
+    fail(error_message(m.error()));
+  return plan_or_fail({path, *m, flags.include_untracked});
+}
+
 std::string plan_summary(const workspace::plan& plan) {
   auto n = plan.files.size();
   return std::to_string(n) + (n == 1 ? " file, " : " files, ")

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/client.hpp"
 #include "services/workspace.hpp"
 
@@ -48,6 +50,18 @@ captured exec_capture(daemon_client& client, const std::string& vm,
 
 /// The plan for `opts`, or command_error naming what is wrong.
 workspace::plan plan_or_fail(const workspace::options& opts);
+
+/// --mode and --include-untracked, as vm run PATH and vm workspace prepare
+/// take them.
+struct workspace_flags {
+  std::string mode = "overlay";
+  bool include_untracked = false;
+};
+void add_workspace_options(CLI::App& cmd, workspace_flags& flags);
+
+/// The plan for the repository at `path` with `flags`, or command_error
+/// naming what is wrong (a bad mode, not a repository, ...).
+workspace::plan plan_or_fail(const std::string& path, const workspace_flags& flags);
 
 /// "N files, X MB" for messages.
 std::string plan_summary(const workspace::plan& plan);

@@ -57,14 +57,20 @@ typename Inspector::result_type inspect(Inspector& f, stdin_chunk& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_spec& x) {
   return f(caf::meta::type_name("vm_spec"), x.name, x.image, x.kernel, x.vcpu,
-           x.memory_mib, x.disk_bytes, x.nat);
+           x.memory_mib, x.disk_bytes, x.nat, x.host_files);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, vm_stage& x) {
+  return f(caf::meta::type_name("vm_stage"), x.name, x.ms);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_info& x) {
   return f(caf::meta::type_name("vm_info"), x.id, x.name, x.state, x.image,
            x.kernel, x.vcpu, x.memory_mib, x.disk_bytes, x.pid, x.created_at,
-           x.started_at, x.boot_ms, x.last_error, x.dir, x.ip, x.mac, x.nat);
+           x.started_at, x.boot_ms, x.last_error, x.dir, x.ip, x.mac, x.nat,
+           x.host_files, x.stages, x.root_disk_used, x.work_disk_used);
 }
 
 template <class Inspector>
@@ -178,6 +184,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(banger, (banger::kernel_pull_request))
   CAF_ADD_TYPE_ID(banger, (banger::image_build_request))
   CAF_ADD_TYPE_ID(banger, (banger::vm_set_request))
+  CAF_ADD_TYPE_ID(banger, (banger::vm_stage))
+  CAF_ADD_TYPE_ID(banger, (std::vector<banger::vm_stage>))
   CAF_ADD_ATOM(banger, banger::atom, create, "create")
   CAF_ADD_ATOM(banger, banger::atom, start, "start")
   CAF_ADD_ATOM(banger, banger::atom, stop, "stop")

@@ -8,7 +8,8 @@ using wire::object_reader;
 json to_json(const vm_spec& x) {
   return {{"name", x.name},     {"image", x.image}, {"kernel", x.kernel},
           {"vcpu", x.vcpu},     {"memory_mib", x.memory_mib},
-          {"disk_bytes", x.disk_bytes}, {"nat", x.nat}};
+          {"disk_bytes", x.disk_bytes}, {"nat", x.nat},
+          {"host_files", x.host_files}};
 }
 
 void from_json(const json& j, vm_spec& x) {
@@ -20,10 +21,25 @@ void from_json(const json& j, vm_spec& x) {
   r.optional("memory_mib", x.memory_mib);
   r.optional("disk_bytes", x.disk_bytes);
   r.optional("nat", x.nat);
+  r.optional("host_files", x.host_files);
+  r.finish();
+}
+
+json to_json(const vm_stage& x) {
+  return {{"name", x.name}, {"ms", x.ms}};
+}
+
+void from_json(const json& j, vm_stage& x) {
+  object_reader r(j, "vm stage");
+  r.required("name", x.name);
+  r.required("ms", x.ms);
   r.finish();
 }
 
 json to_json(const vm_info& x) {
+  json stages = json::array();
+  for (auto& st : x.stages)
+    stages.push_back(to_json(st));
   return {{"id", x.id},
           {"name", x.name},
           {"state", x.state},
@@ -40,7 +56,11 @@ json to_json(const vm_info& x) {
           {"dir", x.dir},
           {"ip", x.ip},
           {"mac", x.mac},
-          {"nat", x.nat}};
+          {"nat", x.nat},
+          {"host_files", x.host_files},
+          {"stages", stages},
+          {"root_disk_used", x.root_disk_used},
+          {"work_disk_used", x.work_disk_used}};
 }
 
 void from_json(const json& j, vm_info& x) {
@@ -62,6 +82,15 @@ void from_json(const json& j, vm_info& x) {
   r.optional("ip", x.ip);
   r.optional("mac", x.mac);
   r.optional("nat", x.nat);
+  r.optional("host_files", x.host_files);
+  json stages;
+  r.optional("stages", stages);
+  r.optional("root_disk_used", x.root_disk_used);
+  r.optional("work_disk_used", x.work_disk_used);
+  if (!stages.is_null() && !stages.is_array())
+    r.fail("field 'stages' must be an array");
+  for (auto& e : stages)
+    x.stages.push_back(decode<vm_stage>(e));
   r.finish();
 }
 

@@ -33,6 +33,15 @@ struct vm_spec {
   std::uint32_t memory_mib = 0;
   std::uint64_t disk_bytes = 0; // the work disk holding /root
   bool nat = false; // masquerade the guest's traffic out of the host
+  /// Copy the [guest] files of config.toml into /root at every start.
+  /// image build's VMs say false: nothing of the user's reaches an image.
+  bool host_files = true;
+};
+
+/// One stage of the last start and how long it took.
+struct vm_stage {
+  std::string name; // "disks", "network", "vmm", "agent"
+  std::uint64_t ms = 0;
 };
 
 /// A VM as stored and as shown.
@@ -56,6 +65,13 @@ struct vm_info {
   std::string ip;  // guest IPv4 on banger's bridge; "" without networking
   std::string mac; // the guest NIC's MAC
   bool nat = false;
+  bool host_files = true; // see vm_spec::host_files
+  /// The last start's stages, in order; empty before the first start.
+  std::vector<vm_stage> stages;
+  /// Host bytes the VM's disks take (allocated blocks, not their sizes),
+  /// measured when the VM is shown; 0 for a disk that does not exist yet.
+  std::uint64_t root_disk_used = 0;
+  std::uint64_t work_disk_used = 0;
 };
 
 struct vm_list {
@@ -121,6 +137,8 @@ struct progress_event {
 
 wire::json to_json(const vm_spec& x);
 void from_json(const wire::json& j, vm_spec& x);
+wire::json to_json(const vm_stage& x);
+void from_json(const wire::json& j, vm_stage& x);
 wire::json to_json(const vm_info& x);
 void from_json(const wire::json& j, vm_info& x);
 wire::json to_json(const vm_list& x);

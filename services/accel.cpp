@@ -110,6 +110,12 @@ std::uint64_t mhz_to_khz(const std::string& text) {
 
 } // namespace
 
+std::string check_accel_setting(const std::string& wanted) {
+  if (wanted == "auto" || wanted == "kvm" || wanted == "tcg")
+    return "";
+  return "must be \"auto\", \"kvm\" or \"tcg\", not \"" + wanted + "\"";
+}
+
 caf::expected<accel_choice> choose_accel(const std::string& wanted,
                                          const std::string& root) {
   if (wanted == "tcg")

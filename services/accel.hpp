@@ -20,6 +20,10 @@ struct accel_choice {
   std::string reason; // "tcg: /dev/kvm is the kvm_pvm backend (...)"
 };
 
+/// "" when `wanted` is "auto", "kvm" or "tcg"; else why not (a sentence
+/// fragment for an error message).
+std::string check_accel_setting(const std::string& wanted);
+
 /// Picks the accelerator for `wanted` ("auto", "kvm" or "tcg"). "kvm" on a
 /// host where KVM cannot run stock kernels is an error (ec::unavailable)
 /// saying why; an unknown value is ec::invalid_argument.

@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "services/accel.hpp"
 #include "services/error.hpp"
+#include "services/host_files.hpp"
 #include "services/units.hpp"
 #include "services/work_disk.hpp"
 
@@ -106,6 +108,32 @@ caf::expected<void> read_sources(const std::string& path, const toml::table& t,
   return caf::unit;
 }
 
+caf::expected<void> read_guest_files(const std::string& path, const toml::table& t,
+                                     std::vector<std::string>& out) {
+  auto* n = t.get("files");
+  if (n == nullptr)
+    return caf::unit;
+  auto* arr = n->as_array();
+  if (arr == nullptr)
+    return bad_key(path, *n, "[guest] files",
+                   "must be an array of strings (\"~/path\" or \"SRC:DEST\")");
+  std::vector<std::string> files;
+  for (auto& item : *arr) {
+    auto v = item.value<std::string>();
+    if (!item.is_string() || !v || v->empty())
+      return bad_key(path, item, "[guest] files",
+                     "must hold non-empty strings (\"~/path\" or \"SRC:DEST\")");
+    host_file_rule rule;
+    // The home is the daemon owner's, known later; any absolute one checks
+    // the entry's form.
+    if (auto why = parse_host_file_rule(*v, "/home/owner", rule); !why.empty())
+      return bad_key(path, item, "[guest] files", "entry \"" + *v + "\" " + why);
+    files.push_back(*v);
+  }
+  out = std::move(files);
+  return caf::unit;
+}
+
 } // namespace
 
 caf::expected<void> load_settings(const std::string& path, settings& into) {
@@ -120,7 +148,7 @@ caf::expected<void> load_settings(const std::string& path, settings& into) {
                       fmt::format("{}:{}: {}; fix the file", path,
                                   e.source().begin.line, e.description()));
   }
-  if (auto ok = only_keys(path, root, "", {"network", "vm", "catalog"}); !ok)
+  if (auto ok = only_keys(path, root, "", {"network", "vm", "catalog", "guest"}); !ok)
     return ok;
   auto table_of = [&](const char* name) -> caf::expected<const toml::table*> {
     auto* n = root.get(name);
@@ -152,16 +180,20 @@ caf::expected<void> load_settings(const std::string& path, settings& into) {
   if (*vm != nullptr) {
     const auto& t = **vm;
     if (auto ok = only_keys(path, t, "vm",
-                            {"stop_timeout", "boot_timeout", "vcpu", "memory", "disk_size"});
+                            {"stop_timeout", "boot_timeout", "vcpu", "memory", "disk_size",
+                             "accel"});
         !ok)
       return ok;
     for (auto ok : {read_uint(path, t, "vm", "stop_timeout", into.vm.stop_timeout_s, 1, 3600),
                     read_uint(path, t, "vm", "boot_timeout", into.vm.boot_timeout_s, 1, 3600),
                     read_uint(path, t, "vm", "vcpu", into.vm.vcpu, 1, 64),
                     read_uint(path, t, "vm", "memory", into.vm.memory_mib, 64, 65536),
-                    read_string(path, t, "vm", "disk_size", into.vm.disk_size)})
+                    read_string(path, t, "vm", "disk_size", into.vm.disk_size),
+                    read_string(path, t, "vm", "accel", into.vm.accel)})
       if (!ok)
         return ok;
+    if (auto why = check_accel_setting(into.vm.accel); !why.empty())
+      return bad_key(path, *t.get("accel"), "[vm] accel", why);
     auto disk = parse_size(into.vm.disk_size);
     auto why = disk ? check_disk_size(*disk)
                     : "must be a size like \"8G\" or \"512M\", not \"" + into.vm.disk_size + "\"";
@@ -176,6 +208,16 @@ caf::expected<void> load_settings(const std::string& path, settings& into) {
     if (auto ok = only_keys(path, t, "catalog", {"sources"}); !ok)
       return ok;
     if (auto ok = read_sources(path, t, into.catalog_sources); !ok)
+      return ok;
+  }
+  auto guest = table_of("guest");
+  if (!guest)
+    return guest.error();
+  if (*guest != nullptr) {
+    const auto& t = **guest;
+    if (auto ok = only_keys(path, t, "guest", {"files"}); !ok)
+      return ok;
+    if (auto ok = read_guest_files(path, t, into.guest_files); !ok)
       return ok;
   }
   return caf::unit;

@@ -18,6 +18,8 @@
 //   vcpu         = 1             # defaults of vm create / vm run
 //   memory       = 256           # MiB
 //   disk_size    = "8G"          # the work disk holding /root
+//   accel        = "auto"        # "auto" (KVM where it works, else TCG),
+//                                # "kvm" or "tcg"
 //
 //   [catalog]
 //   sources = ["https://example.org/banger/catalog.json", "/srv/catalog.json"]
@@ -25,6 +27,11 @@
 //                                # later ones override earlier entries
 //                                # (docs/catalog.md); relative paths are
 //                                # relative to this file
+//
+//   [guest]
+//   files = ["~/.config/tool/auth.json", "/etc/tool.conf:.config/tool.conf"]
+//                                # host files copied into /root at every
+//                                # VM start (services/host_files.hpp)
 
 #include <cstdint>
 #include <string>
@@ -53,6 +60,7 @@ struct vm_settings {
   std::uint32_t vcpu = 1;
   std::uint32_t memory_mib = 256;
   std::string disk_size = "8G"; // checked when read: parse_size, check_disk_size
+  std::string accel = "auto";    // "auto", "kvm" or "tcg"
 };
 
 struct settings {
@@ -60,6 +68,8 @@ struct settings {
   vm_settings vm;
   /// [catalog] sources: paths (absolute), file:// or http(s):// URLs.
   std::vector<std::string> catalog_sources;
+  /// [guest] files: entries as written ("~/x" or "SRC:DEST"), checked.
+  std::vector<std::string> guest_files;
 };
 
 /// Reads `path` over `into` (keys present in the file replace the values

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "services/accel.hpp"
 #include "services/error.hpp"
 
 namespace banger {
@@ -75,6 +76,12 @@ const std::vector<key_desc>& keys() {
        [](settings& s, const std::string& v) {
          return set_uint(s.vm.boot_timeout_s, v, 1, 3600);
        }},
+      {"vm", "accel", "--accel",
+       [](const settings& s) { return wire::json(s.vm.accel); },
+       [](settings& s, const std::string& v) {
+         s.vm.accel = v;
+         return check_accel_setting(v);
+       }},
       {"vm", "vcpu", "",
        [](const settings& s) { return wire::json(s.vm.vcpu); }, nullptr},
       {"vm", "memory", "",
@@ -84,6 +91,8 @@ const std::vector<key_desc>& keys() {
       {"catalog", "sources", "",
        [](const settings& s) { return wire::json(s.catalog_sources); },
        nullptr},
+      {"guest", "files", "",
+       [](const settings& s) { return wire::json(s.guest_files); }, nullptr},
   };
   return table;
 }

@@ -92,6 +92,10 @@ constexpr std::array migrations{
     ALTER TABLE vms ADD COLUMN disk_bytes INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE images ADD COLUMN work_seed TEXT NOT NULL DEFAULT '';
   )sql"},
+  migration{5, "record whether VMs get config.toml's [guest] files, and their start stages", R"sql(
+    ALTER TABLE vms ADD COLUMN host_files INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE vms ADD COLUMN stages TEXT NOT NULL DEFAULT '';
+  )sql"},
 };
 
 constexpr int latest_version = migrations.back().version;
@@ -286,7 +290,31 @@ caf::expected<int> migrate(sqlite3* db, const std::string& path) {
 constexpr const char* vm_columns
   = "id, name, state, image, kernel, vcpu, memory_mib, pid, created_at, "
     "started_at, boot_ms, last_error, dir, root_disk, agent_socket, "
-    "qmp_socket, serial_log, accel, ip, mac, tap, nat, work_disk, disk_bytes";
+    "qmp_socket, serial_log, accel, ip, mac, tap, nat, work_disk, disk_bytes, "
+    "host_files, stages";
+
+// The start stages as stored: a JSON array of vm_stage ("" for none).
+std::string stages_text(const std::vector<vm_stage>& stages) {
+  if (stages.empty())
+    return "";
+  auto arr = wire::json::array();
+  for (auto& st : stages)
+    arr.push_back(to_json(st));
+  return arr.dump();
+}
+
+std::vector<vm_stage> stages_of(const std::string& text) {
+  std::vector<vm_stage> out;
+  if (text.empty())
+    return out;
+  try {
+    for (auto& e : wire::json::parse(text))
+      out.push_back(decode<vm_stage>(e));
+  } catch (const std::exception&) {
+    out.clear(); // timings only: a damaged value is shown as none
+  }
+  return out;
+}
 
 void bind_vm(stmt& s, const vm_record& r) {
   const auto& i = r.info;
@@ -296,7 +324,8 @@ void bind_vm(stmt& s, const vm_record& r) {
     .integer(static_cast<std::int64_t>(i.boot_ms)).text(i.last_error).text(i.dir)
     .text(r.root_disk).text(r.agent_socket).text(r.qmp_socket).text(r.serial_log)
     .text(r.accel).text(i.ip).text(i.mac).text(r.tap).integer(i.nat ? 1 : 0)
-    .text(r.work_disk).integer(static_cast<std::int64_t>(i.disk_bytes));
+    .text(r.work_disk).integer(static_cast<std::int64_t>(i.disk_bytes))
+    .integer(i.host_files ? 1 : 0).text(stages_text(i.stages));
 }
 
 vm_record read_vm(const stmt& s) {
@@ -326,6 +355,8 @@ vm_record read_vm(const stmt& s) {
   i.nat = s.col_int(21) != 0;
   r.work_disk = s.col_text(22);
   i.disk_bytes = static_cast<std::uint64_t>(s.col_int(23));
+  i.host_files = s.col_int(24) != 0;
+  i.stages = stages_of(s.col_text(25));
   return r;
 }
 
@@ -532,7 +563,7 @@ caf::expected<void> store::insert_vm(const vm_record& r) {
   if (auto ok = check_vm(r, true); !ok)
     return ok;
   auto sql = fmt::format("INSERT INTO vms ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                         "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                         "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
                          vm_columns);
   stmt s{db_, sql.c_str()};
   bind_vm(s, r);
@@ -555,7 +586,8 @@ caf::expected<void> store::update_vm(const vm_record& r) {
               "started_at = ?10, boot_ms = ?11, last_error = ?12, dir = ?13, "
               "root_disk = ?14, agent_socket = ?15, qmp_socket = ?16, "
               "serial_log = ?17, accel = ?18, ip = ?19, mac = ?20, tap = ?21, "
-              "nat = ?22, work_disk = ?23, disk_bytes = ?24 WHERE id = ?1"};
+              "nat = ?22, work_disk = ?23, disk_bytes = ?24, host_files = ?25, "
+              "stages = ?26 WHERE id = ?1"};
   bind_vm(s, r);
   if (s.step() != SQLITE_DONE)
     return sql_error(fmt::format("update VM {}", in_quotes(r.info.name)).c_str());

@@ -7,6 +7,7 @@
 
 #include "guest/init/console.hpp"
 #include "guest/init/files.hpp"
+#include "messages/host_files.hpp"
 
 namespace banger::init {
 
@@ -77,6 +78,40 @@ void install_authorized_keys(const std::string& incoming,
   }
 }
 
+/// config.toml's [guest] files: written under /root, parents made 0700
+/// when missing (existing directories keep their modes).
+void install_host_files(const std::string& blob, const std::string& root,
+                        provision_result& r) {
+  std::string why;
+  auto files = host_files::decode(blob, why);
+  if (!files) {
+    say(std::string("provision: host files not installed: ") + why);
+    ++r.failures;
+    return;
+  }
+  const std::string home = root + "/root";
+  for (auto& f : *files) {
+    std::string dir = home;
+    bool ok = make_directory(dir, 0700).empty();
+    for (auto slash = f.path.find('/'); ok && slash != std::string::npos;
+         slash = f.path.find('/', slash + 1)) {
+      dir = home + "/" + f.path.substr(0, slash);
+      if (auto err = make_directory(dir, 0700); !err.empty()) {
+        say("provision: " + err + "; " + f.path + " not installed");
+        ok = false;
+      }
+    }
+    if (!ok) {
+      ++r.failures;
+      continue;
+    }
+    if (install(home + "/" + f.path, f.data, static_cast<mode_t>(f.mode), r)) {
+      ++r.host_files;
+      say("provision: host file /root/" + f.path + " installed");
+    }
+  }
+}
+
 } // namespace
 
 std::string merge_authorized_keys(std::string_view existing,
@@ -110,6 +145,8 @@ provision_result provision(const std::string& fw_cfg_dir,
 
   if (auto keys = read_item(fw_cfg_dir, fw_cfg_item::authorized_keys))
     install_authorized_keys(*keys, root, r);
+  if (auto blob = read_item(fw_cfg_dir, fw_cfg_item::host_files))
+    install_host_files(*blob, root, r);
 
   auto openssh_key = read_item(fw_cfg_dir, fw_cfg_item::openssh_host_key);
   auto openssh_pub = read_item(fw_cfg_dir, fw_cfg_item::openssh_host_key_pub);

@@ -33,6 +33,8 @@ inline constexpr const char* openssh_host_key_pub =
     "opt/banger/ssh_host_ed25519_key.pub";
 inline constexpr const char* dropbear_host_key =
     "opt/banger/dropbear_ed25519_host_key";
+/// config.toml's [guest] files (messages/host_files.hpp), for /root.
+inline constexpr const char* host_files = "opt/banger/host-files";
 } // namespace fw_cfg_item
 
 /// `existing` (an authorized_keys file, kept byte for byte) followed by each
@@ -50,6 +52,7 @@ struct provision_result {
   bool openssh_host_key = false;
   bool dropbear_host_key = false;
   bool fallback_host_key = false;
+  int host_files = 0; // [guest] files written under /root
   int failures = 0;
 };
 

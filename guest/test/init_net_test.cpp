@@ -18,9 +18,11 @@
 #include "guest/init/files.hpp"
 #include "guest/init/network.hpp"
 #include "guest/init/provision.hpp"
+#include "messages/host_files.hpp"
 #include "guest/init/work_disk.hpp"
 
 using namespace banger::init;
+namespace host_files = banger::host_files;
 
 namespace {
 
@@ -354,4 +356,64 @@ TEST(work_disk, copy_tree_keeps_modes_links_times_and_xattrs) {
     EXPECT_EQ(::getxattr((t + "/run.sh").c_str(), "user.banger", value, sizeof value), 3);
     EXPECT_STREQ(value, "yes");
   }
+}
+
+TEST(provision, installs_host_files_under_root) {
+  temp_dir fw, root;
+  std::string binary("\0\x01\xff\n", 4);
+  auto blob = host_files::encode({{".config/tool/auth.json", 0600, "{\"token\":1}"},
+                                  {"bin data", 0755, binary},
+                                  {".gitconfig", 0644, ""}});
+  put(fw.path() + "/opt/banger/host-files/raw", blob);
+  put(root.path() + "/root/.config/keep", "mine");
+  ::chmod((root.path() + "/root/.config").c_str(), 0755);
+  auto r = provision(fw.path(), root.path());
+  EXPECT_EQ(r.failures, 0);
+  EXPECT_EQ(r.host_files, 3);
+  auto home = root.path() + "/root/";
+  EXPECT_EQ(slurp(home + ".config/tool/auth.json"), "{\"token\":1}");
+  EXPECT_EQ(mode_of(home + ".config/tool/auth.json"), 0600u);
+  EXPECT_EQ(mode_of(home + ".config/tool"), 0700u);
+  EXPECT_EQ(mode_of(home + ".config"), 0755u); // existing: left as it was
+  EXPECT_EQ(slurp(home + ".config/keep"), "mine");
+  EXPECT_EQ(slurp(home + "bin data"), binary);
+  EXPECT_EQ(mode_of(home + "bin data"), 0755u);
+  EXPECT_EQ(slurp(home + ".gitconfig"), "");
+}
+
+TEST(provision, a_damaged_host_files_blob_writes_nothing) {
+  temp_dir fw, root;
+  auto blob = host_files::encode({{"a", 0600, "aaaa"}, {"b", 0600, "bbbb"}});
+  put(fw.path() + "/opt/banger/host-files/raw", blob.substr(0, blob.size() - 3));
+  auto r = provision(fw.path(), root.path());
+  EXPECT_EQ(r.failures, 1);
+  EXPECT_EQ(r.host_files, 0);
+  struct stat st {};
+  EXPECT_NE(::lstat((root.path() + "/root/a").c_str(), &st), 0);
+}
+
+TEST(host_files_blob, round_trips_and_refuses_bad_input) {
+  std::vector<host_files::file> files{{"x/y z", 0640, std::string("1\n2\0", 4)},
+                                      {"é", 0600, ""}};
+  std::string why;
+  auto back = host_files::decode(host_files::encode(files), why);
+  ASSERT_TRUE(back) << why;
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].path, "x/y z");
+  EXPECT_EQ((*back)[0].mode, 0640u);
+  EXPECT_EQ((*back)[0].data, std::string("1\n2\0", 4));
+  EXPECT_EQ((*back)[1].path, "é");
+  for (std::string bad :
+       {std::string("nope"), std::string(host_files::magic) + "600 1 ../x\na\n",
+        std::string(host_files::magic) + "600 1 /etc/x\na\n",
+        std::string(host_files::magic) + "600 5 a\nab\n",
+        std::string(host_files::magic) + "900 1 a\na\n",
+        std::string(host_files::magic) + "600 1 a\naX",
+        std::string(host_files::magic) + "600 1a\n"}) {
+    EXPECT_FALSE(host_files::decode(bad, why)) << bad;
+    EXPECT_FALSE(why.empty());
+  }
+  EXPECT_EQ(host_files::check_home_path("a//b"),
+            "must not have empty, \".\" or \"..\" components");
+  EXPECT_EQ(host_files::check_home_path(".config/x"), "");
 }

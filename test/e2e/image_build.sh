@@ -6,12 +6,15 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_enter_netns "$@"
+# A [guest] file reaches the VMs of the built image, never the image itself.
+E2E_EXTRA_CONFIG=$'[guest]\nfiles = ["/etc/os-release:.host-file"]'
 e2e_setup
 
 images_now() { find "$(state_dir)/images" -mindepth 1 -maxdepth 1 | sort; }
 
 expect_rc 0 banger image build tools --from-image default --size 1536M -- \
-  sh -c 'echo provisioned >/etc/built; mkdir /root/tools; echo home >/root/tools/rc; echo to-stdout; echo to-stderr >&2'
+  sh -c 'echo provisioned >/etc/built; mkdir /root/tools; echo home >/root/tools/rc; echo to-stdout; echo to-stderr >&2; ls -a /root'
+expect_not_contains "$OUT" ".host-file" "the build VM gets no [guest] files"
 expect_contains "$OUT" "to-stdout" "the provisioning command's stdout streams back"
 expect_contains "$ERR" "to-stderr" "the provisioning command's stderr streams back"
 expect_contains "$OUT" "image tools built from default" "build reports the new image"
@@ -31,6 +34,10 @@ seed_bytes=$(stat -c %s "$seed")
 expect_rc 0 banger vm run --rm --image tools -- df -k /
 blocks=$(awk 'NR==2 {print $2}' <<<"$OUT")
 ((blocks > 1300000)) || fail "the root filesystem did not grow to ~1.5 GiB: df says $blocks KiB"
+expect_rc 0 banger vm run --rm --no-host-files --image tools -- ls -a /root
+expect_not_contains "$OUT" ".host-file" "the built image holds no [guest] file"
+expect_rc 0 banger vm run --rm --image tools -- cat /root/.host-file
+expect_eq "$OUT" "$(cat /etc/os-release)"$'\n' "its VMs get the [guest] file"
 # The base is untouched.
 expect_rc 1 banger vm run --rm -- test -e /etc/built
 

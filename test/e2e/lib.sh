@@ -151,6 +151,9 @@ e2e_instance() {
   E2E_NET_INDEX=$((E2E_NET_INDEX + 1))
   printf '[network]\nbridge = "bge%s"\nsubnet = "10.231.%s.0/24"\ntap_prefix = "bge%st"\ntap_pool = 1\n' \
     "$E2E_NET_INDEX" "$E2E_NET_INDEX" "$E2E_NET_INDEX" >"$dir/config/banger/config.toml"
+  # More tables for the daemon's config.toml, from the scenario.
+  [[ -z ${E2E_EXTRA_CONFIG:-} ]] ||
+    printf '\n%s\n' "$E2E_EXTRA_CONFIG" >>"$dir/config/banger/config.toml"
   chown -R "$E2E_USER" -- "$dir"
   E2E_INSTANCES+=("$name")
   e2e_use "$name"

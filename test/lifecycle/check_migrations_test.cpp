@@ -17,6 +17,7 @@
 
 #include "services/process.hpp"
 #include "services/store.hpp"
+#include "test/unit/raw_sql.hpp"
 #include "test/unit/temp_dir.hpp"
 
 namespace banger {
@@ -73,16 +74,7 @@ protected:
     return r ? *r : run_result{};
   }
 
-  void raw_sql(const char* sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    auto rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
-  }
+  void raw_sql(const char* sql) { test::raw_sql(db_.string(), sql); }
 
   /// Runs check() and expects the state dir to be exactly as before.
   run_result check_untouched(std::vector<std::string> wrapper = {}) {

@@ -96,11 +96,14 @@ TEST_F(settings_report_test, refuses_what_bangerd_refuses) {
   r = explain_settings(path_, {{"--subnet", "nonsense"}});
   ASSERT_FALSE(r);
   EXPECT_NE(error_message(r.error()).find("nonsense"), std::string::npos);
+  r = explain_settings(path_, {{"--accel", "hvf"}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(error_message(r.error()).find("hvf"), std::string::npos);
 }
 
 TEST_F(settings_report_test, every_flag_bangerd_takes_is_known) {
   for (auto flag : {"--bridge", "--subnet", "--dns", "--tap-pool",
-                    "--stop-timeout", "--boot-timeout"})
+                    "--stop-timeout", "--boot-timeout", "--accel"})
     EXPECT_NE(std::find(setting_flags().begin(), setting_flags().end(), flag),
               setting_flags().end())
         << flag;

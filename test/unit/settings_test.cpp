@@ -76,19 +76,22 @@ TEST(Settings, VmDefaultsFromTheFile) {
     EXPECT_EQ(s.vm.vcpu, 1u);
     EXPECT_EQ(s.vm.memory_mib, 256u);
     EXPECT_EQ(s.vm.disk_size, "8G");
-    temp_file f("[vm]\nvcpu = 2\nmemory = 1024\ndisk_size = \"20G\"\n");
+    EXPECT_EQ(s.vm.accel, "auto");
+    temp_file f("[vm]\nvcpu = 2\nmemory = 1024\ndisk_size = \"20G\"\naccel = \"tcg\"\n");
     auto ok = load_settings(f.path, s);
     ASSERT_TRUE(ok) << error_message(ok.error());
     EXPECT_EQ(s.vm.vcpu, 2u);
     EXPECT_EQ(s.vm.memory_mib, 1024u);
     EXPECT_EQ(s.vm.disk_size, "20G");
+    EXPECT_EQ(s.vm.accel, "tcg");
   }
   for (auto [text, line, why] :
        {std::tuple{"[vm]\nvcpu = 0\n", ":2", "from 1 to 64"},
         std::tuple{"[vm]\nmemory = 32\n", ":2", "from 64 to 65536"},
         std::tuple{"[vm]\n\ndisk_size = \"lots\"\n", ":3", "a size like"},
         std::tuple{"[vm]\ndisk_size = \"1M\"\n", ":2", "out of range"},
-        std::tuple{"[vm]\ndisk_size = 8\n", ":2", "must be a string"}}) {
+        std::tuple{"[vm]\ndisk_size = 8\n", ":2", "must be a string"},
+        std::tuple{"[vm]\n\n\naccel = \"hvf\"\n", ":4", "\"auto\", \"kvm\" or \"tcg\", not \"hvf\""}}) {
     temp_file f(text);
     settings s;
     auto ok = load_settings(f.path, s);

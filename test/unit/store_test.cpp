@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "raw_sql.hpp"
 #include "services/error.hpp"
 
 namespace banger {
@@ -37,16 +38,8 @@ std::string random_bytes(std::size_t n, std::uint32_t seed) {
   return s;
 }
 
-// Runs SQL on a file with the raw API, to build databases banger did not.
 void raw_sql(const fs::path& p, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  auto rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << msg;
+  test::raw_sql(p.string(), sql);
 }
 
 kernel_info make_kernel(std::string name) {
@@ -92,6 +85,12 @@ void expect_same(const vm_record& a, const vm_record& b) {
   EXPECT_EQ(a.info.vcpu, b.info.vcpu);
   EXPECT_EQ(a.info.disk_bytes, b.info.disk_bytes);
   EXPECT_EQ(a.work_disk, b.work_disk);
+  EXPECT_EQ(a.info.host_files, b.info.host_files);
+  ASSERT_EQ(a.info.stages.size(), b.info.stages.size());
+  for (std::size_t i = 0; i < a.info.stages.size(); ++i) {
+    EXPECT_EQ(a.info.stages[i].name, b.info.stages[i].name);
+    EXPECT_EQ(a.info.stages[i].ms, b.info.stages[i].ms);
+  }
   EXPECT_EQ(a.info.memory_mib, b.info.memory_mib);
   EXPECT_EQ(a.info.pid, b.info.pid);
   EXPECT_EQ(a.info.created_at, b.info.created_at);
@@ -236,6 +235,8 @@ TEST_F(store_test, vm_round_trip_update_and_delete) {
   vm.accel = "tcg";
   vm.info.image = "";
   vm.info.disk_bytes = 20ull << 30;
+  vm.info.host_files = false;
+  vm.info.stages = {{"disks", 7}, {"network", 2}, {"vmm", 30}, {"agent", 3900}};
   ASSERT_OK(s->update_vm(vm));
   found = s->find_vm("web");
   ASSERT_OK(found);
@@ -448,6 +449,37 @@ TEST_F(store_test, pending_migrations_on_an_old_file) {
   auto s = open();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->migrations_applied(), store::latest_schema_version());
+}
+
+TEST_F(store_test, a_version_3_file_upgrades_and_keeps_its_vms) {
+  // A state.db as banger wrote it before work disks (v3): the columns of
+  // migrations 4 and 5 removed from a current file holding one VM.
+  {
+    auto s = open_seeded();
+    ASSERT_TRUE(s);
+    ASSERT_OK(s->insert_vm(make_vm("id1", "old", "2024-06-01T00:00:00Z")));
+  }
+  raw_sql(db_path_,
+          "ALTER TABLE vms DROP COLUMN stages; ALTER TABLE vms DROP COLUMN host_files; "
+          "ALTER TABLE vms DROP COLUMN disk_bytes; ALTER TABLE vms DROP COLUMN work_disk; "
+          "ALTER TABLE images DROP COLUMN work_seed; PRAGMA user_version = 3;");
+  auto lines = store::pending_migrations(db_path_.string());
+  ASSERT_OK(lines);
+  ASSERT_EQ(lines->size(), static_cast<std::size_t>(store::latest_schema_version() - 3));
+  EXPECT_EQ((*lines)[0].rfind("migration 4: ", 0), 0u) << (*lines)[0];
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->migrations_applied(), store::latest_schema_version() - 3);
+  auto vm = s->find_vm("old");
+  ASSERT_OK(vm);
+  EXPECT_EQ(vm->info.disk_bytes, 0u); // /root stays on its root disk
+  EXPECT_EQ(vm->work_disk, "");
+  EXPECT_TRUE(vm->info.host_files);
+  EXPECT_TRUE(vm->info.stages.empty());
+  EXPECT_EQ(vm->root_disk, "/v/old/root.qcow2");
+  auto img = s->find_image("debian");
+  ASSERT_OK(img);
+  EXPECT_EQ(img->work_seed, "");
 }
 
 TEST_F(store_test, an_unwritable_directory_is_unavailable) {

@@ -217,6 +217,10 @@ TEST(WireCodecs, VmMessagesRoundTrip) {
   info.disk_bytes = 20ull << 30;
   info.pid = 1234;
   info.boot_ms = 3900;
+  info.host_files = false;
+  info.stages = {{"disks", 12}, {"vmm", 40}, {"agent", 3850}};
+  info.root_disk_used = 196608;
+  info.work_disk_used = 1ull << 20;
   vm_list list{{info, info}};
   auto back = round_trip(list);
   ASSERT_EQ(back.vms.size(), 2u);
@@ -224,16 +228,25 @@ TEST(WireCodecs, VmMessagesRoundTrip) {
   EXPECT_EQ(back.vms[1].memory_mib, 512u);
   EXPECT_EQ(back.vms[1].boot_ms, 3900u);
   EXPECT_EQ(back.vms[1].disk_bytes, 20ull << 30);
+  EXPECT_FALSE(back.vms[1].host_files);
+  ASSERT_EQ(back.vms[1].stages.size(), 3u);
+  EXPECT_EQ(back.vms[1].stages[2].name, "agent");
+  EXPECT_EQ(back.vms[1].stages[2].ms, 3850u);
+  EXPECT_EQ(back.vms[1].root_disk_used, 196608u);
+  EXPECT_EQ(back.vms[1].work_disk_used, 1ull << 20);
+  EXPECT_TRUE(round_trip(vm_info{}).host_files);
 
   vm_run_request run;
   run.spec.name = "r";
   run.spec.vcpu = 3;
   run.spec.disk_bytes = 1ull << 30;
+  run.spec.host_files = false;
   run.exec.argv = {"true"};
   run.rm = true;
   auto rb = round_trip(run);
   EXPECT_EQ(rb.spec.vcpu, 3u);
   EXPECT_EQ(rb.spec.disk_bytes, 1ull << 30);
+  EXPECT_FALSE(rb.spec.host_files);
   EXPECT_EQ(rb.exec.argv, run.exec.argv);
   EXPECT_TRUE(rb.rm);
 
