@@ -18,6 +18,8 @@ E2E_CMD_TIMEOUT=900
 source "$(dirname "${BASH_SOURCE[0]}")/../test/e2e/lib.sh"
 # shellcheck source=../test/e2e/oci.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../test/e2e/oci.sh"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_enter_netns "$@"
 runs=${1:-3}
 e2e_setup
@@ -69,11 +71,6 @@ for i in $(seq 1 "$runs"); do
   t=$(ms); banger_pull "$i" || abort "banger image pull failed"; banger_ms+=($(($(ms) - t)))
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-bm=$(median "${base_ms[@]}")
-gm=$(median "${banger_ms[@]}")
 echo "pull bench: $files files, $((content / 1048576)) MiB content, $((layer / 1048576)) MiB gzip layer; $runs runs each"
-echo "  (p0) skopeo copy + tar -x + mke2fs -d : median ${bm} ms  (runs: ${base_ms[*]})"
-echo "  (p1) banger image pull                : median ${gm} ms  (runs: ${banger_ms[*]})"
-awk -v g="$gm" -v b="$bm" 'BEGIN {printf "  p1/p0 = %.2f\n", g / b}'
+report_pair "(p0) skopeo copy + tar -x + mke2fs -d" "(p1) banger image pull" "p1/p0"
 e2e_pass

@@ -24,6 +24,8 @@ E2E_NAME=workspace_bench
 E2E_CMD_TIMEOUT=900
 # shellcheck source=../test/e2e/lib.sh
 source "$here/../test/e2e/lib.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 e2e_enter_netns "$@"
 runs=${1:-3}
 files=${BANGER_BENCH_FILES:-10000}
@@ -83,12 +85,7 @@ done
 run banger vm exec wsb -- sh -c 'ls /root/repo/d00 | wc -l; ls /root/arch/d00 | wc -l'
 echo "  check: files in d00 (workspace, archive): ${OUT//$'\n'/ }"
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-bm=$(median "${base_ms[@]}")
-gm=$(median "${banger_ms[@]}")
 echo "workspace bench: $count files, $((content / 1048576)) MiB; $runs runs each; TCG guest, 512 MiB"
-echo "  (w0) git archive HEAD | ssh VM tar -x : median ${bm} ms  (runs: ${base_ms[*]})"
-echo "  (w1) banger vm workspace prepare     : median ${gm} ms  (runs: ${banger_ms[*]})"
-awk -v g="$gm" -v b="$bm" 'BEGIN {printf "  w1/w0 = %.2f\n", g / b}'
+report_pair "(w0) git archive HEAD | ssh VM tar -x" "(w1) banger vm workspace prepare" "w1/w0"
 banger vm delete -f wsb >/dev/null 2>&1
 e2e_pass

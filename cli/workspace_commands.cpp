@@ -19,8 +19,7 @@ namespace {
 struct prepare_opts {
   std::string name;
   std::string path = ".";
-  std::string mode = "overlay";
-  bool include_untracked = false;
+  workspace_flags ws;
   bool dry_run = false;
   bool json = false;
 };
@@ -29,6 +28,7 @@ struct export_opts {
   std::string name;
   std::string base;
   std::string output;
+  std::string format = "diff";
 };
 
 /// A path on one line: newlines, tabs and backslashes escaped C-style.
@@ -68,10 +68,7 @@ std::string head_text(const workspace::plan& p) {
 }
 
 int do_prepare(const prepare_opts& o) {
-  auto m = workspace::parse_mode(o.mode);
-  if (!m)
-    fail(error_message(m.error()));
-  auto plan = plan_or_fail({o.path, *m, o.include_untracked});
+  auto plan = plan_or_fail(o.path, o.ws);
   if (o.dry_run) {
     if (o.json) {
       auto files = wire::json::array();
@@ -133,7 +130,27 @@ idx="$gd/banger-export-index.$$"
 trap 'rm -f "$idx" "$idx.lock"' EXIT
 if [ -f "$gd/index" ]; then cp "$gd/index" "$idx"; fi
 GIT_INDEX_FILE="$idx" git add -A
-GIT_INDEX_FILE="$idx" git diff --cached --binary --full-index -M --no-color --no-ext-diff "$base"
+if [ "$2" != mbox ]; then
+  GIT_INDEX_FILE="$idx" git diff --cached --binary --full-index -M --no-color --no-ext-diff "$base"
+  exit 0
+fi
+# mbox: the guest's commits after base, then its uncommitted changes as one
+# more commit object that no ref or index points at.
+tip=$(git rev-parse -q --verify HEAD || true)
+tree=$(GIT_INDEX_FILE="$idx" git write-tree)
+if [ -z "$tip" ] || [ "$(git rev-parse "$tip^{tree}")" != "$tree" ]; then
+  name=$(git config user.name || echo banger)
+  email=$(git config user.email || echo "banger@$3.vm")
+  export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-$name}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-$email}"
+  export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-$name}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-$email}"
+  tip=$(git commit-tree "$tree" ${tip:+-p "$tip"} -m "Uncommitted changes in VM $3")
+fi
+set -- --stdout --binary --full-index -M --no-signature --no-color
+if [ "$(git cat-file -t "$base")" = tree ]; then
+  git format-patch "$@" --root "$tip"
+else
+  git format-patch "$@" "$base..$tip"
+fi
 )SH";
 
 int do_export(const export_opts& o) {
@@ -152,7 +169,7 @@ int do_export(const export_opts& o) {
            + "': " + std::strerror(errno));
   }
   exec_spec spec;
-  spec.argv = {"sh", "-c", export_script, "banger-export", base};
+  spec.argv = {"sh", "-c", export_script, "banger-export", base, o.format, o.name};
   spec.cwd = "/";
   std::string err;
   std::uint64_t bytes = 0;
@@ -209,7 +226,8 @@ int do_export(const export_opts& o) {
                           ? "no changes in " + o.name + ":" + guest_workspace
                                 + "; wrote an empty " + o.output + "\n"
                           : "wrote " + o.output + " (" + format_bytes(bytes)
-                                + "); apply it in the repo with: git apply "
+                                + "); apply it in the repo with: "
+                                + (o.format == "mbox" ? "git am " : "git apply ")
                                 + o.output + "\n";
     wire::write_all(STDERR_FILENO, msg);
   }
@@ -224,11 +242,7 @@ void add_prepare(CLI::App& ws, action& selected) {
       ->required();
   cmd->add_option("path", o->path,
                   "The git repository (any directory in it); default: .");
-  cmd->add_option("--mode", o->mode,
-                  "overlay (default): the files plus a .git holding HEAD only; "
-                  "full_copy: all of .git and the submodules");
-  cmd->add_flag("--include-untracked", o->include_untracked,
-                "Also send untracked files that .gitignore does not exclude");
+  add_workspace_options(*cmd, o->ws);
   cmd->add_flag("--dry-run", o->dry_run,
                 "List what would be sent (count, bytes, paths); no VM needed");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
@@ -271,6 +285,11 @@ void add_export(CLI::App& ws, action& selected) {
                   "that commits made in the guest are in the patch too");
   cmd->add_option("-o,--output", o->output,
                   "Write the patch to FILE (default: stdout)");
+  cmd->add_option("--format", o->format,
+                  "diff: one patch for 'git apply' (default); mbox: one mail "
+                  "per guest commit, and the uncommitted changes as a last "
+                  "one, for 'git am'")
+      ->check(CLI::IsMember({"diff", "mbox"}));
   cmd->footer(
       "The patch holds every change in the guest's /root/repo since the base: "
       "commits made\n"
@@ -285,7 +304,8 @@ void add_export(CLI::App& ws, action& selected) {
       "  banger vm workspace export box -o changes.patch && git apply "
       "changes.patch\n"
       "  banger vm workspace export box --base-commit $(git rev-parse HEAD) "
-      "| git apply");
+      "| git apply\n"
+      "  banger vm workspace export box --format mbox | git am");
   cmd->callback([o, &selected] { selected = {[o] { return do_export(*o); }}; });
 }
 

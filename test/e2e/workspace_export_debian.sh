@@ -4,7 +4,8 @@
 # HEAD; the guest commits, edits, renames, changes a binary file and adds a
 # file; `workspace export` makes a patch that `git apply` on a clone of the
 # host repo turns into exactly the guest's files, with and without
-# --base-commit; neither the guest's index nor the host repo changes; the
+# --base-commit, and an mbox that `git am` replays as commits; neither the
+# guest's index nor the host repo changes; the
 # workspace and the guest's edits survive stop/start.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -89,6 +90,21 @@ expect_eq "$OUT" "$patch"$'\n' "--base-commit HEAD-at-prepare is the default"
 expect_rc 0 banger vm workspace export deb --base-commit "$guest_commit"
 expect_not_contains "$OUT" "c.txt" "a base after the guest commit leaves it out"
 expect_contains "$OUT" "new.bin" "and keeps the uncommitted changes"
+# --format mbox: `git am` on a clone at the host's HEAD makes the guest's
+# commit (its message kept) and one more for the uncommitted changes, with
+# exactly the guest's files; the guest's refs and index stay as they were.
+expect_rc 0 banger vm workspace export deb --format mbox -o "$E2E_TMP/all.mbox"
+expect_contains "$ERR" "git am" "an mbox export says to use git am"
+expect_rc 0 banger vm exec deb -- sh -c 'git rev-parse HEAD && sha256sum .git/index'
+expect_eq "$OUT" "$guest_commit"$'\n'"$index_before" "mbox export leaves HEAD and the index alone"
+git clone -q "$repo" "$E2E_TMP/am"
+expect_rc 0 git -C "$E2E_TMP/am" am -q "$E2E_TMP/all.mbox"
+expect_rc 0 git -C "$E2E_TMP/am" log --format=%s
+expect_eq "$OUT" $'Uncommitted changes in VM deb\nguest commit\nhost two\nhost one\n' \
+  "git am replays the guest's commit and then its uncommitted work"
+expect_eq "$(cd "$E2E_TMP/am" && sh -c "$files_hash")"$'\n' "$guest_files" \
+  "git am of the mbox export reproduces the guest's files"
+
 expect_rc 1 banger vm workspace export deb --base-commit 0123456789abcdef0123456789abcdef01234567
 expect_contains "$ERR" "is not in the guest's repository" "an unknown base commit"
 
