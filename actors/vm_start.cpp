@@ -10,6 +10,7 @@
 #include "messages/helper.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
+#include "services/pause_point.hpp"
 #include "services/timefmt.hpp"
 
 namespace banger::vm_detail {
@@ -41,6 +42,22 @@ void publish_name(self_ptr self) {
 }
 
 // -- start ---------------------------------------------------------------------
+
+/// A disk that could not be made for want of space names the state dir it
+/// lives in and what to do, rather than only the tool's complaint.
+caf::error disk_error(caf::error err, const std::string& vm_dir) {
+  auto msg = error_message(err);
+  if (msg.find("No space left on device") == std::string::npos
+      && msg.find("ENOSPC") == std::string::npos)
+    return err;
+  // vm_dir is <state dir>/vms/<id>.
+  auto state_dir = std::filesystem::path(vm_dir).parent_path().parent_path().string();
+  return make_error(ec::unavailable,
+                    "no space left in the state dir " + state_dir
+                      + " for the VM's disks (" + msg
+                      + "); free space there (banger vm prune, banger image rm) "
+                        "or give the state dir a larger filesystem");
+}
 
 void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                 caf::error err) {
@@ -85,6 +102,8 @@ void attach_network(self_ptr self, vm_launch_spec spec,
   self->request(net.pool, caf::infinite, atom::lease_v)
     .then(
       [=](tap_lease& lease) mutable {
+        // The TAP exists; the row does not name it yet.
+        pause_point("create.after_tap");
         auto& st = self->state;
         st.rec.tap = lease.name;
         spec.tap_fd = lease.fd;
@@ -163,15 +182,20 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                  auto r = driver->create_root_disk(
                                    base, spec.root_disk);
                                  if (!r)
-                                   return std::move(r.error());
+                                   return disk_error(std::move(r.error()), spec.dir);
                                }
                                if (!spec.work_disk.empty()
                                    && !std::filesystem::exists(spec.work_disk))
                                  if (auto r = driver->create_work_disk(
                                        seed, spec.work_disk, disk_bytes);
                                      !r)
-                                   return std::move(r.error());
-                               return driver->launch(spec);
+                                   return disk_error(std::move(r.error()), spec.dir);
+                               pause_point("create.after_disks");
+                               auto rt = driver->launch(spec);
+                               // QEMU runs; its pid is not in the row yet.
+                               if (rt)
+                                 pause_point("create.after_launch");
+                               return rt;
                              }();
                              // QEMU has its own copy of the TAP now.
                              if (spec.tap_fd >= 0)
@@ -199,6 +223,8 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                 timeout_ms)
                       .then(
                         [=](agent_health&) mutable {
+                          // The guest answers; the VM is not marked running.
+                          pause_point("create.before_ready");
                           auto& st = self->state;
                           st.state = vm_state::running;
                           st.rec.info.boot_ms = static_cast<std::uint64_t>(
