@@ -17,7 +17,8 @@ void pause_point(std::string_view stage) {
   }();
   if (wanted.empty() || wanted != stage)
     return;
-  log::warn("pause", "pause point {} reached ($BANGER_PAUSE_AT); blocking until killed",
+  log::warn("pause",
+            "pause point {} reached ($BANGER_PAUSE_AT); blocking until killed",
             stage);
   if (const char* file = std::getenv("BANGER_PAUSE_FILE"); file && *file) {
     std::ofstream out{file, std::ios::app};

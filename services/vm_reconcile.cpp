@@ -28,7 +28,8 @@ caf::expected<void> mark_creating(const std::string& dir) {
     auto why = std::strerror(errno);
     if (fd >= 0)
       ::close(fd);
-    return make_error(ec::unavailable, fmt::format("cannot create {}: {}", path, why));
+    return make_error(ec::unavailable,
+                      fmt::format("cannot create {}: {}", path, why));
   }
   ::close(fd);
   return {};
@@ -37,14 +38,15 @@ caf::expected<void> mark_creating(const std::string& dir) {
 caf::expected<void> clear_creating(const std::string& dir) {
   auto path = dir + "/" + creating_marker;
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return make_error(ec::unavailable,
-                      fmt::format("cannot remove {}: {}", path, std::strerror(errno)));
+    return make_error(ec::unavailable, fmt::format("cannot remove {}: {}", path,
+                                                   std::strerror(errno)));
   return {};
 }
 
 std::string deleting_path(const std::string& dir) {
   fs::path p{dir};
-  return (p.parent_path() / ("." + p.filename().string() + ".deleting")).string();
+  return (p.parent_path() / ("." + p.filename().string() + ".deleting"))
+      .string();
 }
 
 namespace {
@@ -59,8 +61,8 @@ bool is_id(const std::string& s) {
 }
 
 vm_runtime runtime_of_record(const vm_record& rec) {
-  return vm_runtime{rec.info.pid, rec.agent_socket, rec.qmp_socket, rec.serial_log,
-                    rec.accel};
+  return vm_runtime{rec.info.pid, rec.agent_socket, rec.qmp_socket,
+                    rec.serial_log, rec.accel};
 }
 
 std::int64_t pid_file(const std::string& dir) {
@@ -99,10 +101,12 @@ vm_reconcile_report reconcile_vms(const paths& p, store& db, vmm_driver& driver,
       // Launched, but the crash came before the pid was saved.
       auto launched = pid_file(dir);
       if (launched != rec.info.pid
-          && kill_if_ours(driver, launched, id, runtime_of_record(rec), out.notes))
-        out.notes.push_back(fmt::format("VM {}: killed its VMM {}, which bangerd had "
-                                        "launched but not recorded",
-                                        rec.info.name, launched));
+          && kill_if_ours(driver, launched, id, runtime_of_record(rec),
+                          out.notes))
+        out.notes.push_back(
+            fmt::format("VM {}: killed its VMM {}, which bangerd had "
+                        "launched but not recorded",
+                        rec.info.name, launched));
       dirs_in_use.insert(fs::path(dir).filename().string());
       out.kept.push_back(std::move(rec));
       continue;
@@ -115,26 +119,30 @@ vm_reconcile_report reconcile_vms(const paths& p, store& db, vmm_driver& driver,
     if (has_dir) {
       fs::remove_all(dir, ec);
       if (ec) {
-        out.notes.push_back(fmt::format("VM {}: cannot remove {}: {}; keeping its row",
-                                        rec.info.name, dir, ec.message()));
+        out.notes.push_back(
+            fmt::format("VM {}: cannot remove {}: {}; keeping its row",
+                        rec.info.name, dir, ec.message()));
         dirs_in_use.insert(fs::path(dir).filename().string());
         out.kept.push_back(std::move(rec));
         continue;
       }
     }
     if (auto d = db.delete_vm(id); !d) {
-      out.notes.push_back(fmt::format("VM {}: cannot delete its row: {}", rec.info.name,
-                                      error_message(d.error())));
+      out.notes.push_back(fmt::format("VM {}: cannot delete its row: {}",
+                                      rec.info.name, error_message(d.error())));
       continue;
     }
     if (!rec.info.ip.empty())
       if (auto f = forget_vm_identity(p, rec.info.name); !f)
         out.notes.push_back(error_message(f.error()));
     out.notes.push_back(
-      creating ? fmt::format("VM {}: undid its create, which bangerd had not finished",
-                             rec.info.name)
-               : fmt::format("VM {}: finished its delete, which bangerd had not finished",
-                             rec.info.name));
+        creating
+            ? fmt::format(
+                "VM {}: undid its create, which bangerd had not finished",
+                rec.info.name)
+            : fmt::format(
+                "VM {}: finished its delete, which bangerd had not finished",
+                rec.info.name));
   }
   // Directories no row names.
   std::error_code ec;
@@ -155,11 +163,12 @@ vm_reconcile_report reconcile_vms(const paths& p, store& db, vmm_driver& driver,
     kill_if_ours(driver, pid_file(dir), id, rt, out.notes);
     std::error_code rm;
     fs::remove_all(e.path(), rm);
-    out.notes.push_back(rm ? fmt::format("cannot remove {}, which no VM owns: {}", dir,
-                                         rm.message())
-                           : fmt::format("removed {}, which no VM owns (left by a "
-                                         "create or delete bangerd did not finish)",
-                                         dir));
+    out.notes.push_back(
+        rm ? fmt::format("cannot remove {}, which no VM owns: {}", dir,
+                         rm.message())
+           : fmt::format("removed {}, which no VM owns (left by a "
+                         "create or delete bangerd did not finish)",
+                         dir));
   }
   return out;
 }

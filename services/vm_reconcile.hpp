@@ -35,7 +35,7 @@ caf::expected<void> clear_creating(const std::string& dir);
 std::string deleting_path(const std::string& dir);
 
 struct vm_reconcile_report {
-  std::vector<vm_record> kept;  // the rows to adopt
+  std::vector<vm_record> kept;    // the rows to adopt
   std::vector<std::string> notes; // one log line per thing done
 };
 

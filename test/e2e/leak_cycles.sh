@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Leak check: N create/exec/delete cycles (N = $BANGER_LEAK_CYCLES, default
 # 100), P at a time in parallel ($BANGER_LEAK_PARALLEL, default 4, distinct
-# names). Under TCG on 2 cores a cycle costs ~5 s whether run alone or 4 at
-# once (the boots are CPU-bound): 100 cycles take ~9 min, over the ~6 min
-# this scenario may add to CI, so CI (test/e2e/CMakeLists.txt) runs N = 48
-# (12 rounds of 4, ~4.5 min); run the full 100 with
+# names). Under TCG on 2 cores 4 at once do ~15 cycles a minute (the boots
+# are CPU-bound): 100 cycles take 6.5-9 min, over the ~6 min this scenario
+# may add to CI, so CI (test/e2e/CMakeLists.txt) runs N = 48 (12 rounds of
+# 4: 182 s measured, 3.5 min with setup); run the full 100 with
 #   BANGER_LEAK_CYCLES=100 bash test/e2e/leak_cycles.sh   (as ctest would).
 # Before and after (after one
 # warm-up round, so that first-use allocations do not count) it records

@@ -56,7 +56,8 @@ protected:
     EXPECT_NE(r.err.find(db_.string()), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("move the file aside"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("restore it from a backup"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("restore it from a backup"), std::string::npos)
+        << r.err;
     EXPECT_TRUE(read_all(db_) == before) << "state.db was modified";
     for (auto suffix : {"-wal", "-shm", "-journal"})
       EXPECT_FALSE(fs::exists(db_.string() + suffix)) << suffix << " appeared";
@@ -86,13 +87,14 @@ TEST_F(corrupt_state_db, a_damaged_database_is_refused_and_kept) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
-    auto rc = sqlite3_exec(db,
-                           "PRAGMA journal_mode=DELETE;"
-                           "CREATE TABLE filler(x TEXT);"
-                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 "
-                           "FROM n WHERE i < 2000) INSERT INTO filler SELECT "
-                           "hex(randomblob(64)) FROM n;",
-                           nullptr, nullptr, &err);
+    auto rc =
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=DELETE;"
+                     "CREATE TABLE filler(x TEXT);"
+                     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 "
+                     "FROM n WHERE i < 2000) INSERT INTO filler SELECT "
+                     "hex(randomblob(64)) FROM n;",
+                     nullptr, nullptr, &err);
     std::string msg = err ? err : "";
     sqlite3_free(err);
     sqlite3_close(db);
