@@ -39,6 +39,7 @@
 #include "services/store.hpp"
 #include "services/store_report.hpp"
 #include "services/units.hpp"
+#include "services/vm_reconcile.hpp"
 
 namespace {
 
@@ -216,6 +217,14 @@ int main(int argc, char** argv) {
   qemu_config qcfg;
   qcfg.accel = config->accel;
   auto driver = std::make_shared<qemu_driver>(qcfg);
+  // Creates and deletes a crash cut short: finished or undone before any VM
+  // is adopted (services/vm_reconcile.hpp).
+  {
+    auto report = reconcile_vms(paths, **db, *driver, std::move(*existing));
+    for (auto& note : report.notes)
+      log::info("bangerd", "{}", note);
+    *existing = std::move(report.kept);
+  }
 
   // Signals go to the signal thread only; block them before CAF's threads
   // start so that they inherit the mask.

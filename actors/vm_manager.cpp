@@ -14,8 +14,10 @@
 #include "services/lifecycle.hpp"
 #include "services/log.hpp"
 #include "services/names.hpp"
+#include "services/pause_point.hpp"
 #include "services/timefmt.hpp"
 #include "services/vm_identity.hpp"
+#include "services/vm_reconcile.hpp"
 #include "services/work_disk.hpp"
 
 namespace banger {
@@ -187,6 +189,12 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                          ec::unavailable,
                                          "cannot create " + dir + ": "
                                            + ec.message());
+                                     // Until the create ends well: a daemon
+                                     // that dies before undoes it at start.
+                                     if (auto m = mark_creating(dir); !m) {
+                                       std::filesystem::remove_all(dir, ec);
+                                       return std::move(m.error());
+                                     }
                                      // SSH needs the network: keys only then.
                                      if (networked)
                                        if (auto id = make_vm_identity(paths, dir, name); !id) {
@@ -201,25 +209,39 @@ void do_create(self_ptr self, caf::typed_response_promise<vm_info> rp,
                     self->request(store, caf::infinite, atom::create_v, rec)
                       .then(
                         [=](bool) mutable {
+                          // The row is in; nothing else is.
+                          pause_point("create.after_row");
                           auto vm = spawn_vm(self->home_system(),
                                              deps_of(self), rec);
                           self->state.vms.emplace(name, vm);
                           self->state.views[name] = rec.info;
                           unreserve();
+                          // Undo: a create that failed leaves nothing.
+                          auto undo = [=](caf::error err) mutable {
+                            self
+                              ->request(vm, caf::infinite, atom::del_v, true)
+                              .then([=](bool) mutable { rp.deliver(err); },
+                                    [=](caf::error&) mutable {
+                                      rp.deliver(err);
+                                    });
+                          };
                           self->request(vm, caf::infinite, atom::start_v, sink,
                                         stream)
                             .then(
-                              [=](vm_info& info) mutable { rp.deliver(info); },
-                              [=](caf::error& err) mutable {
-                                // Undo: a create that failed leaves nothing.
+                              [=](vm_info& info) mutable {
+                                // Done: the VM is no longer a create to undo.
                                 self
-                                  ->request(vm, caf::infinite, atom::del_v,
-                                            true)
-                                  .then([=](bool) mutable { rp.deliver(err); },
-                                        [=](caf::error&) mutable {
-                                          rp.deliver(err);
-                                        });
-                              });
+                                  ->request(blocking(self,
+                                                     [dir]() -> caf::expected<bool> {
+                                                       if (auto r = clear_creating(dir); !r)
+                                                         return std::move(r.error());
+                                                       return true;
+                                                     }),
+                                            caf::infinite, atom::run_v)
+                                  .then([=](bool) mutable { rp.deliver(info); },
+                                        [=](caf::error& err) mutable { undo(err); });
+                              },
+                              [=](caf::error& err) mutable { undo(err); });
                         },
                         [=](caf::error& err) mutable {
                           // Undo the directory (in a worker: disk I/O).

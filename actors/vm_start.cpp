@@ -18,6 +18,7 @@
 #include "services/host_files.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
+#include "services/pause_point.hpp"
 #include "services/timefmt.hpp"
 
 namespace banger::vm_detail {
@@ -56,6 +57,22 @@ void publish_name(self_ptr self) {
 void forget_host_files(self_ptr self) {
   auto path = self->state.rec.info.dir + "/" + host_files::fw_cfg_name;
   ::unlink(path.c_str());
+}
+
+/// A disk that could not be made for want of space names the state dir it
+/// lives in and what to do, rather than only the tool's complaint.
+caf::error disk_error(caf::error err, const std::string& vm_dir) {
+  auto msg = error_message(err);
+  if (msg.find("No space left on device") == std::string::npos
+      && msg.find("ENOSPC") == std::string::npos)
+    return err;
+  // vm_dir is <state dir>/vms/<id>.
+  auto state_dir = std::filesystem::path(vm_dir).parent_path().parent_path().string();
+  return make_error(ec::unavailable,
+                    "no space left in the state dir " + state_dir
+                      + " for the VM's disks (" + msg
+                      + "); free space there (banger vm prune, banger image rm) "
+                        "or give the state dir a larger filesystem");
 }
 
 void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
@@ -130,6 +147,8 @@ void attach_network(self_ptr self, vm_launch_spec spec,
   self->request(net.pool, caf::infinite, atom::lease_v)
     .then(
       [=](tap_lease& lease) mutable {
+        // The TAP exists; the row does not name it yet.
+        pause_point("create.after_tap");
         auto& st = self->state;
         st.rec.tap = lease.name;
         spec.tap_fd = lease.fd;
@@ -214,27 +233,32 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                  auto r = driver->create_root_disk(
                                    base, spec.root_disk);
                                  if (!r)
-                                   return std::move(r.error());
+                                   return disk_error(std::move(r.error()), spec.dir);
                                }
                                if (!spec.work_disk.empty()
                                    && !std::filesystem::exists(spec.work_disk))
                                  if (auto r = driver->create_work_disk(
                                        seed, spec.work_disk, disk_bytes);
                                      !r)
-                                   return std::move(r.error());
+                                   return disk_error(std::move(r.error()), spec.dir);
                                auto files = collect_host_files(host_files);
                                timing->notes = files.notes;
                                if (!files.blob.empty()) {
                                  if (auto why = write_private_file(files_path, files.blob);
                                      !why.empty())
-                                   return make_error(ec::unavailable, "cannot write " + files_path
-                                                               + ": " + why);
+                                   return disk_error(make_error(ec::unavailable, "cannot write "
+                                                                  + files_path + ": " + why),
+                                                     spec.dir);
                                  spec.fw_cfg_files.emplace_back(host_files::fw_cfg_name,
                                                                 files_path);
                                }
                                timing->mark("disks");
+                               pause_point("create.after_disks");
                                auto rt = driver->launch(spec);
                                timing->mark("vmm");
+                               // QEMU runs; its pid is not in the row yet.
+                               if (rt)
+                                 pause_point("create.after_launch");
                                return rt;
                              }();
                              // QEMU has its own copy of the TAP now.
@@ -267,6 +291,8 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                                 timeout_ms)
                       .then(
                         [=](agent_health&) mutable {
+                          // The guest answers; the VM is not marked running.
+                          pause_point("create.before_ready");
                           auto& st = self->state;
                           st.state = vm_state::running;
                           st.rec.info.boot_ms = static_cast<std::uint64_t>(

@@ -1,5 +1,7 @@
 // The vm actor's stop, delete and adopt (daemon start) sequences.
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -8,7 +10,9 @@
 #include "actors/vm_actor_state.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
+#include "services/pause_point.hpp"
 #include "services/vm_identity.hpp"
+#include "services/vm_reconcile.hpp"
 
 namespace banger::vm_detail {
 
@@ -30,8 +34,11 @@ void wait_then_kill(self_ptr self, std::uint32_t timeout_s, std::function<void()
                            return true;
                          if (first)
                            first();
-                         if (driver->wait_exit(rt.pid, id, std::chrono::seconds(timeout_s)))
+                         if (driver->wait_exit(rt.pid, id, std::chrono::seconds(timeout_s))) {
+                           // The VMM is gone; its TAP and row are not released yet.
+                           pause_point("stop.after_vmm_exit");
                            return true;
+                         }
                          auto r = driver->kill(rt, id, 1s);
                          if (!r)
                            return std::move(r.error());
@@ -70,11 +77,20 @@ void stop_sequence(self_ptr self, std::uint32_t timeout_s,
   auto agent = st.agent;
   auto poweroff = [=] {
     self->request(agent, 3s, atom::poweroff_v)
-      .then([=](bool) { wait_then_kill(); },
-            [=](caf::error&) { wait_then_kill(); });
+      .then(
+        [=](bool) {
+          pause_point("stop.after_poweroff");
+          wait_then_kill();
+        },
+        [=](caf::error&) { wait_then_kill(); });
   };
   self->request(agent, 5s, atom::sync_v)
-    .then([=](bool) { poweroff(); }, [=](caf::error&) { poweroff(); });
+    .then(
+      [=](bool) {
+        pause_point("stop.after_sync");
+        poweroff();
+      },
+      [=](caf::error&) { poweroff(); });
 }
 
 void do_stop(self_ptr self, caf::typed_response_promise<vm_info> rp,
@@ -147,7 +163,17 @@ void remove_everything(self_ptr self, caf::typed_response_promise<bool> rp) {
                                              "refusing to remove " + dir
                                                + ": not under " + vms_dir);
                          std::error_code ec;
-                         std::filesystem::remove_all(p, ec);
+                         // Renamed first: a directory is there whole or not at
+                         // all, and a row without one is a delete the next
+                         // daemon finishes (services/vm_reconcile.hpp).
+                         auto doomed = deleting_path(dir);
+                         if (std::filesystem::exists(p, ec)
+                             && ::rename(dir.c_str(), doomed.c_str()) != 0)
+                           return make_error(ec::internal, "cannot rename " + dir + " to "
+                                                             + doomed + ": "
+                                                             + std::strerror(errno));
+                         std::filesystem::remove_all(doomed, ec);
+                         pause_point("delete.after_disk_removal");
                          if (!ip.empty())
                            if (auto f = forget_vm_identity(paths, name); !f)
                              log::warn("vm", "{}: {}", name, error_message(f.error()));
@@ -160,6 +186,7 @@ void remove_everything(self_ptr self, caf::typed_response_promise<bool> rp) {
               caf::infinite, atom::run_v)
     .then(
       [=](bool) {
+        pause_point("delete.before_row_delete");
         self
           ->request(self->state.deps.store, caf::infinite, atom::del_v,
                     self->state.rec.info.id)
@@ -198,7 +225,9 @@ void do_delete(self_ptr self, caf::typed_response_promise<bool> rp,
     // -f: the disk is about to be deleted, so there is nothing to sync and
     // no reason to wait for the guest: quit the VMM at once.
     kill_vmm(self, [=] {
+      pause_point("delete.after_vmm_kill");
       become_stopped(self, "");
+      pause_point("delete.after_tap_release");
       remove_everything(self, rp);
     });
     return;
@@ -241,6 +270,14 @@ void do_adopt(self_ptr self) {
         }
         watch(self);
         st.agent = spawn_agent(self, st.rec.agent_socket, st.rec.info.name);
+        if (st.state == vm_state::stopping) {
+          // A stop the last daemon did not finish: finish it (sync, poweroff,
+          // wait, kill) rather than bring the VM back.
+          log::info("vm", "{}: finishing the stop of VMM {} that bangerd had begun",
+                    vm_name(self), pid);
+          stop_sequence(self, st.deps.config->stop_timeout_s, [=] { end_op(self); });
+          return;
+        }
         self
           ->request(st.agent, caf::infinite, atom::ready_v,
                     st.deps.config->boot_timeout_s * 1000)

@@ -6,6 +6,7 @@
 #include "helper/tun.hpp"
 #include "helper/udp.hpp"
 #include "services/log.hpp"
+#include "services/pause_point.hpp"
 
 namespace banger::helper {
 
@@ -245,6 +246,8 @@ helper_add_nat_reply operations::add_nat(const helper_add_nat& req) {
                        + " (" + (subnets.empty() ? "no addresses" : subnets)
                        + "): NAT is only for guests of banger's bridge");
   bool added = nft_.add_masquerade(ip, req.bridge);
+  // Crash tests: the rule is in, bangerd has no answer yet.
+  pause_point("helper.after_nat_add");
   return {to_string(ip), req.bridge, added};
 }
 

@@ -6,6 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -206,6 +209,19 @@ caf::expected<file_state> inspect(const std::string& path,
   if (!in.read(header, sizeof header)
       || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
     return refuse(name, "it is not a SQLite database", move_aside);
+  // A read-only connection to a WAL database still creates -wal and -shm
+  // beside it: those it made go again, so that a refused file is left
+  // exactly as it was found (declared before `db`: runs after it closes).
+  struct sidecar_sweep {
+    std::vector<std::string> made;
+    ~sidecar_sweep() {
+      for (auto& f : made)
+        ::unlink(f.c_str());
+    }
+  } sweep;
+  for (const char* suffix : {"-wal", "-shm"})
+    if (std::error_code e; !fs::exists(path + suffix, e))
+      sweep.made.push_back(path + suffix);
   sqlite3* raw = nullptr;
   auto rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
   db_ptr db{raw};

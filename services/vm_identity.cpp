@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 
 #include "services/error.hpp"
 #include "services/ssh_config.hpp"
@@ -10,8 +11,19 @@
 
 namespace banger {
 
+namespace {
+
+/// Creates run in parallel workers: the first use makes banger's user key,
+/// and every create and delete rewrites the one known_hosts file. One at a
+/// time, or two creates race on the key's temporary name and known_hosts
+/// loses entries.
+std::mutex identity_mutex;
+
+} // namespace
+
 caf::expected<void> make_vm_identity(const paths& p, const std::string& dir,
                                      const std::string& vm_name) {
+  std::lock_guard lock{identity_mutex};
   if (auto made = ensure_user_key(p); !made)
     return std::move(made.error());
   if (auto cfg = ensure_ssh_config(p); !cfg)
@@ -42,6 +54,7 @@ caf::expected<void> make_vm_identity(const paths& p, const std::string& dir,
 
 caf::expected<void> forget_vm_identity(const paths& p,
                                        const std::string& vm_name) {
+  std::lock_guard lock{identity_mutex};
   if (auto r = known_hosts_remove(p, vm_name + ".vm"); !r)
     return std::move(r.error());
   return caf::unit;
