@@ -25,33 +25,33 @@ void wait_then_kill(self_ptr self, std::uint32_t timeout_s, std::function<void()
                     std::string why, std::function<void()> then) {
   auto& st = self->state;
   auto driver = st.deps.driver;
-  auto rt = runtime_of(st.rec);
+  auto pid = st.rec.info.pid;
   auto id = st.rec.info.id;
+  auto stopped = [=] {
+    become_stopped(self, why);
+    then();
+  };
   self
     ->request(blocking(self,
                        [=]() -> caf::expected<bool> {
-                         if (rt.pid == 0)
+                         if (pid == 0)
                            return true;
                          if (first)
                            first();
-                         if (driver->wait_exit(rt.pid, id, std::chrono::seconds(timeout_s))) {
-                           // The VMM is gone; its TAP and row are not released yet.
-                           pause_point("stop.after_vmm_exit");
-                           return true;
-                         }
-                         auto r = driver->kill(rt, id, 1s);
-                         if (!r)
-                           return std::move(r.error());
-                         return false;
+                         if (!driver->wait_exit(pid, id, std::chrono::seconds(timeout_s)))
+                           return false;
+                         // The VMM is gone; its TAP and row are not released yet.
+                         pause_point("stop.after_vmm_exit");
+                         return true;
                        }),
               caf::infinite, atom::run_v)
     .then(
       [=](bool on_time) {
-        if (!on_time)
-          log::warn("vm", "{}: the VMM did not exit within {} s; killed", vm_name(self),
-                    timeout_s);
-        become_stopped(self, why);
-        then();
+        if (on_time)
+          return stopped();
+        log::warn("vm", "{}: the VMM did not exit within {} s; killing it", vm_name(self),
+                  timeout_s);
+        kill_vmm(self, stopped);
       },
       [=](caf::error& err) {
         log::error("vm", "{}: stop failed: {}", vm_name(self), error_message(err));
