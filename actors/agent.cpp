@@ -138,6 +138,10 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
     switch (call.kind) {
       case pending_call::probe: {
         auto health = decode<agent_health>(env.body);
+        // Up, but banger-init is still installing keys and [guest] files:
+        // the next tick asks again.
+        if (!health.provisioned)
+          break;
         for (auto& w : st.waiters)
           w.rp.deliver(health);
         st.waiters.clear();

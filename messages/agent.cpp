@@ -37,7 +37,8 @@ void from_json(const json& j, exec_result& x) {
 
 json to_json(const agent_health& x) {
   return {{"version", x.version}, {"boot_id", x.boot_id},
-          {"hostname", x.hostname}, {"uptime_ms", x.uptime_ms}};
+          {"hostname", x.hostname}, {"uptime_ms", x.uptime_ms},
+          {"provisioned", x.provisioned}};
 }
 
 void from_json(const json& j, agent_health& x) {
@@ -46,6 +47,7 @@ void from_json(const json& j, agent_health& x) {
   r.optional("boot_id", x.boot_id);
   r.optional("hostname", x.hostname);
   r.optional("uptime_ms", x.uptime_ms);
+  r.optional("provisioned", x.provisioned);
   r.finish();
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/boot_marker.hpp"
 #include "messages/wire.hpp"
 
 namespace banger {
@@ -46,6 +47,10 @@ struct agent_health {
   std::string boot_id;
   std::string hostname;
   std::uint64_t uptime_ms = 0;
+  /// banger-init has installed what the host handed over (keys, [guest]
+  /// files): the host treats the guest as ready only then. Absent (older
+  /// agents): true.
+  bool provisioned = true;
 };
 
 /// One listening socket in the guest: a TCP socket in LISTEN or an

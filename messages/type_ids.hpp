@@ -30,7 +30,7 @@ typename Inspector::result_type inspect(Inspector& f, exec_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_health& x) {
   return f(caf::meta::type_name("agent_health"), x.version, x.boot_id,
-           x.hostname, x.uptime_ms);
+           x.hostname, x.uptime_ms, x.provisioned);
 }
 
 template <class Inspector>

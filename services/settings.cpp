@@ -1,6 +1,7 @@
 #include "services/settings.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -70,68 +71,67 @@ caf::expected<void> only_keys(const std::string& path, const toml::table& t,
   return caf::unit;
 }
 
+// An array of non-empty strings at [table] key, each passed through `take`
+// (which returns "" or why the entry is wrong, and may rewrite it). `hint`
+// says what an entry is, for the errors. `out` changes only on success.
+caf::expected<void>
+read_entries(const std::string& path, const toml::table& t, const char* table,
+             const char* key, const char* hint,
+             const std::function<std::string(std::string&)>& take,
+             std::vector<std::string>& out) {
+  auto* n = t.get(key);
+  if (n == nullptr)
+    return caf::unit;
+  auto what = fmt::format("[{}] {}", table, key);
+  auto* arr = n->as_array();
+  if (arr == nullptr)
+    return bad_key(path, *n, what, fmt::format("must be an array of strings ({})", hint));
+  std::vector<std::string> entries;
+  for (auto& item : *arr) {
+    auto v = item.value<std::string>();
+    if (!item.is_string() || !v || v->empty())
+      return bad_key(path, item, what, fmt::format("must hold non-empty strings ({})", hint));
+    auto entry = *v;
+    if (auto why = take(entry); !why.empty())
+      return bad_key(path, item, what, fmt::format("entry \"{}\" {}", *v, why));
+    entries.push_back(std::move(entry));
+  }
+  out = std::move(entries);
+  return caf::unit;
+}
+
 // [catalog] sources: strings naming a path, file:// or http(s):// URL.
 // Relative paths are taken relative to the settings file, not to wherever
 // the daemon happens to run.
 caf::expected<void> read_sources(const std::string& path, const toml::table& t,
                                  std::vector<std::string>& out) {
-  auto* n = t.get("sources");
-  if (n == nullptr)
-    return caf::unit;
-  auto* arr = n->as_array();
-  if (arr == nullptr)
-    return bad_key(path, *n, "[catalog] sources",
-                   "must be an array of strings (paths or URLs)");
-  std::vector<std::string> sources;
-  for (auto& item : *arr) {
-    auto v = item.value<std::string>();
-    if (!item.is_string() || !v || v->empty())
-      return bad_key(path, item, "[catalog] sources",
-                     "must hold non-empty strings (paths or URLs)");
-    auto sep = v->find("://");
+  auto take = [&path](std::string& v) -> std::string {
+    auto sep = v.find("://");
     if (sep != std::string::npos) {
-      auto scheme = v->substr(0, sep);
+      auto scheme = v.substr(0, sep);
       if (scheme != "http" && scheme != "https" && scheme != "file")
-        return bad_key(path, item, "[catalog] sources",
-                       fmt::format("entry \"{}\" has scheme \"{}\"; use a "
-                                   "path, file://, http:// or https://",
-                                   *v, scheme));
-      sources.push_back(*v);
-    } else {
-      std::filesystem::path p{*v};
-      if (p.is_relative())
-        p = std::filesystem::absolute(path).parent_path() / p;
-      sources.push_back(p.lexically_normal().string());
+        return fmt::format("has scheme \"{}\"; use a path, file://, http:// or https://",
+                           scheme);
+      return "";
     }
-  }
-  out = std::move(sources);
-  return caf::unit;
+    std::filesystem::path p{v};
+    if (p.is_relative())
+      p = std::filesystem::absolute(path).parent_path() / p;
+    v = p.lexically_normal().string();
+    return "";
+  };
+  return read_entries(path, t, "catalog", "sources", "paths or URLs", take, out);
 }
 
+// [guest] files: "~/path" or "SRC:DEST" (services/host_files.hpp). The home
+// is the daemon owner's, known later; any absolute one checks the form.
 caf::expected<void> read_guest_files(const std::string& path, const toml::table& t,
                                      std::vector<std::string>& out) {
-  auto* n = t.get("files");
-  if (n == nullptr)
-    return caf::unit;
-  auto* arr = n->as_array();
-  if (arr == nullptr)
-    return bad_key(path, *n, "[guest] files",
-                   "must be an array of strings (\"~/path\" or \"SRC:DEST\")");
-  std::vector<std::string> files;
-  for (auto& item : *arr) {
-    auto v = item.value<std::string>();
-    if (!item.is_string() || !v || v->empty())
-      return bad_key(path, item, "[guest] files",
-                     "must hold non-empty strings (\"~/path\" or \"SRC:DEST\")");
+  auto take = [](std::string& v) {
     host_file_rule rule;
-    // The home is the daemon owner's, known later; any absolute one checks
-    // the entry's form.
-    if (auto why = parse_host_file_rule(*v, "/home/owner", rule); !why.empty())
-      return bad_key(path, item, "[guest] files", "entry \"" + *v + "\" " + why);
-    files.push_back(*v);
-  }
-  out = std::move(files);
-  return caf::unit;
+    return parse_host_file_rule(v, "/home/owner", rule);
+  };
+  return read_entries(path, t, "guest", "files", "\"~/path\" or \"SRC:DEST\"", take, out);
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "guest/init/agent_launch.hpp"
@@ -23,6 +24,7 @@
 #include "guest/init/ssh_fallback.hpp"
 #include "guest/init/supervise.hpp"
 #include "guest/init/work_disk.hpp"
+#include "messages/boot_marker.hpp"
 
 namespace {
 
@@ -100,6 +102,11 @@ int main(int argc, char** argv) {
   // the image's init starts sshd and network users.
   auto keys =
       provision(default_fw_cfg_dir, "", fallback ? fallback_host_key : "");
+  // The host counts the guest ready once the agent sees this.
+  if (int fd = ::open(banger::provisioned_marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600); fd >= 0)
+    ::close(fd);
+  else
+    say_errno(std::string("create ") + banger::provisioned_marker, errno);
   configure_network(params);
   if (init.empty())
     mount_container_basics();

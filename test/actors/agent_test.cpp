@@ -73,6 +73,16 @@ TEST_F(agent_live, ready_answers_with_the_agents_health) {
   EXPECT_GE(guest.count("health"), 1u);
 }
 
+TEST_F(agent_live, ready_waits_until_the_guest_is_provisioned) {
+  fake_agent guest(socket_path());
+  guest.set_unprovisioned(3);
+  auto agent = connect(socket_path());
+  auto health = ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000});
+  ASSERT_TRUE(health) << why(health.error());
+  EXPECT_TRUE(health->provisioned);
+  EXPECT_GE(guest.count("health"), 4u); // three "not yet", then ready
+}
+
 TEST_F(agent_live, ports_returns_the_guests_listening_sockets) {
   fake_agent guest(socket_path());
   auto agent = connect(socket_path());

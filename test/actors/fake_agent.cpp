@@ -62,6 +62,11 @@ void fake_agent::set_silent(bool silent) {
   silent_ = silent;
 }
 
+void fake_agent::set_unprovisioned(int n) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  unprovisioned_ = n;
+}
+
 void fake_agent::on_poweroff(std::function<void()> fn) {
   std::lock_guard<std::mutex> guard(mtx_);
   on_poweroff_ = std::move(fn);
@@ -162,10 +167,15 @@ void fake_agent::close_connection() {
 
 void fake_agent::serve(const wire::envelope& env) {
   bool silent = false;
+  bool provisioned = true;
   {
     std::lock_guard<std::mutex> guard(mtx_);
     requests_.push_back({env.id, env.type, env.body});
     silent = silent_;
+    if (env.type == agent_msg::health && unprovisioned_ > 0) {
+      --unprovisioned_;
+      provisioned = false;
+    }
   }
   cv_.notify_all();
   if (silent)
@@ -176,7 +186,7 @@ void fake_agent::serve(const wire::envelope& env) {
   };
   if (env.type == agent_msg::health) {
     answer(env.id, agent_msg::result,
-           to_json(agent_health{"fake-1", "fake-boot", "fake", 1}));
+           to_json(agent_health{"fake-1", "fake-boot", "fake", 1, provisioned}));
   } else if (env.type == agent_msg::ports) {
     answer(env.id, agent_msg::result, to_json(scripted_ports()));
   } else if (env.type == agent_msg::sync) {

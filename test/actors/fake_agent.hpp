@@ -53,6 +53,9 @@ public:
 
   /// Reads and records requests but never answers (a guest that hangs).
   void set_silent(bool silent);
+  /// The next `n` "health" answers say provisioned: false (banger-init
+  /// still installing keys and files).
+  void set_unprovisioned(int n);
   /// Runs on the agent's thread right after "poweroff" was answered.
   void on_poweroff(std::function<void()> fn);
   /// Ends every held "sleep" exec with exit code 0.
@@ -98,6 +101,7 @@ private:
   std::vector<std::uint64_t> sleepers_;
   std::size_t connections_ = 0;
   bool silent_ = false;
+  int unprovisioned_ = 0;
   bool release_ = false;
   bool disconnect_ = false;
   std::chrono::steady_clock::time_point disconnect_at_;

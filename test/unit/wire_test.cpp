@@ -369,3 +369,22 @@ TEST(WireFds, SendingToAPeerThatLeftIsAnErrorNotASignal) {
 
 } // namespace
 } // namespace banger
+
+namespace banger {
+namespace {
+
+TEST(WireCodecs, AgentHealthProvisionedDefaultsToTrue) {
+  using wire::json;
+  EXPECT_TRUE(decode<agent_health>(json{{"version", "0.1.0"}}).provisioned);
+  EXPECT_FALSE(
+      decode<agent_health>(json{{"version", "0.1.0"}, {"provisioned", false}}).provisioned);
+  agent_health h;
+  h.version = "v";
+  h.provisioned = false;
+  EXPECT_FALSE(decode<agent_health>(to_json(h)).provisioned);
+  EXPECT_THROW(decode<agent_health>(json{{"version", "v"}, {"provisioned", 1}}),
+               wire::decode_error);
+}
+
+} // namespace
+} // namespace banger
