@@ -87,6 +87,36 @@ expect_eq "$arc" 0 "attach exit code after SIGTERM (a detach)"
 expect_contains "$(cat "$E2E_TMP/attach2.out.err")" "detached from session counter" "attach says it detached"
 exec 3>&-
 
+# On a terminal: typed lines reach the session, Ctrl-P Ctrl-Q detaches.
+tty_result=$(timeout -k 5 60 python3 - "$B" <<'PY' 2>&1 || true
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "vm", "session", "attach", "box", "counter"])
+out = b""
+def read_until(needle, secs):
+    global out
+    end = time.time() + secs
+    while needle not in out and time.time() < end:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+read_until(b"tick", 20)
+os.write(fd, b"typed\n")
+read_until(b"echo: typed", 20)
+os.write(fd, b"\x10\x11")
+read_until(b"detached from session", 20)
+_, status = os.waitpid(pid, 0)
+print("rc=%d echoed=%s detached=%s" % (os.waitstatus_to_exitcode(status),
+      b"echo: typed" in out, b"detached from session counter" in out))
+PY
+)
+expect_eq "$tty_result" "rc=0 echoed=True detached=True" "attach on a terminal: stdin, then Ctrl-P Ctrl-Q"
+expect_rc 0 banger vm session list box
+expect_match "$OUT" $'(^|\n)counter +running ' "session after a Ctrl-P Ctrl-Q detach"
+
 expect_rc 0 banger vm session stop box counter
 expect_eq "$OUT" $'counter killed by SIGTERM\n' "session stop"
 expect_rc 0 banger vm session list box
@@ -113,6 +143,9 @@ expect_eq "$OUT" $'/root\n' "default directory of a session"
 wait_until 10 bash -c "'$B' vm session logs box envcwd | grep -q bar" || true
 expect_rc 0 banger vm session logs box envcwd
 expect_eq "$OUT" $'/tmp bar\n' "--cwd and --env"
+# -f on a session that ended replays and returns at once.
+expect_rc 0 banger vm session logs -f box envcwd
+expect_eq "$OUT" $'/tmp bar\n' "logs -f of an ended session"
 
 expect_rc nonzero banger vm session attach box nosuch
 expect_contains "$ERR" "no session named 'nosuch'" "attach to an unknown session"

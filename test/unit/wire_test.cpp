@@ -354,9 +354,6 @@ TEST(WireFds, SendingToAPeerThatLeftIsAnErrorNotASignal) {
   EXPECT_TRUE(fds.empty());
 }
 
-} // namespace
-} // namespace banger
-
 TEST(WireCodecs, SessionMessagesRoundTrip) {
   session_start_request start;
   start.session = "build";
@@ -443,3 +440,6 @@ TEST(WireCodecs, SessionMessagesAreStrict) {
   EXPECT_NE(check_session_name(std::string(64, 'a')), "");
   EXPECT_NE(check_session_name(""), "");
 }
+
+} // namespace
+} // namespace banger
