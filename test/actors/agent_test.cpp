@@ -159,9 +159,11 @@ TEST_F(agent_live, session_attach_streams_and_detach_ends_only_the_attach) {
   EXPECT_EQ(r->state, "running");
   EXPECT_EQ(guest.request_types(),
             (std::vector<std::string>{"session.attach", "stdin", "detach"}));
-  for (auto& req : guest.requests())
-    if (req.type != "health")
+  for (auto& req : guest.requests()) {
+    if (req.type != "health") {
       EXPECT_EQ(req.id, call) << req.type;
+    }
+  }
 }
 
 TEST_F(agent_live, session_refusals_keep_their_codes) {
