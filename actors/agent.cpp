@@ -23,7 +23,17 @@ using namespace std::chrono_literals;
 struct pending_call {
   // probe: a boot-wait "health" whose answer goes to every ready waiter;
   // health: a direct "health" call; ports: a "ports" call.
-  enum kind_t { probe, health, ports, exec, plain } kind = plain;
+  // session / sessions / attach: session.* calls (attach streams like exec).
+  enum kind_t {
+    probe,
+    health,
+    ports,
+    exec,
+    plain,
+    session,
+    sessions,
+    attach
+  } kind = plain;
   caf::response_promise rp;
   caf::actor sink;
   std::uint64_t stream = 0;
@@ -100,11 +110,12 @@ void probe(agent_actor_ptr self) {
 /// Sends a request whose answer is delivered through a promise as is.
 template <class T>
 caf::result<T> call(agent_actor_ptr self, const char* type,
-                    pending_call::kind_t kind) {
+                    pending_call::kind_t kind,
+                    wire::json body = wire::json::object()) {
   if (!self->state.broken.empty())
     return closed_error(self);
   auto rp = self->make_response_promise();
-  auto id = send_request(self, type, wire::json::object());
+  auto id = send_request(self, type, std::move(body));
   if (id == 0)
     rp.deliver(closed_error(self)); // the promise owns the answer now
   else
@@ -120,16 +131,23 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
   auto& call = it->second;
   try {
     if (env.type == agent_msg::output) {
-      if (call.kind == pending_call::exec)
+      if (call.kind == pending_call::exec || call.kind == pending_call::attach)
         self->send(call.sink, atom::output_v, call.stream,
                    decode<output_chunk>(env.body));
       return;
     }
     if (env.type == agent_msg::error) {
       auto body = decode<error_body>(env.body);
+      // The session calls refuse with the daemon's own codes (a name taken,
+      // a session not found): pass those on as they are.
+      auto code = ec_from_string(body.code);
+      bool own = code == ec::not_found || code == ec::already_exists
+                 || code == ec::invalid_argument;
       if (call.kind != pending_call::probe)
-        call.rp.deliver(make_error(ec::agent, "guest agent of VM \"" + st.vm
-                                                + "\": " + body.message));
+        call.rp.deliver(
+          own ? make_error(code, "VM \"" + st.vm + "\": " + body.message)
+              : make_error(ec::agent, "guest agent of VM \"" + st.vm
+                                        + "\": " + body.message));
       st.calls.erase(it);
       return;
     }
@@ -158,6 +176,13 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
         break;
       case pending_call::plain:
         call.rp.deliver(true);
+        break;
+      case pending_call::session:
+      case pending_call::attach:
+        call.rp.deliver(decode<session_info>(env.body));
+        break;
+      case pending_call::sessions:
+        call.rp.deliver(decode<session_list>(env.body));
         break;
     }
     st.calls.erase(it);
@@ -257,6 +282,38 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
       if (self->state.calls.count(call) != 0)
         send_request(self, agent_msg::signal,
                      to_json(signal_request{sig}), call);
+    },
+    [=](atom::session, atom::start, session_start_request& req) {
+      return call<session_info>(self, agent_msg::session_start,
+                                pending_call::session, to_json(req));
+    },
+    [=](atom::session, atom::list) {
+      return call<session_list>(self, agent_msg::session_list,
+                                pending_call::sessions);
+    },
+    [=](atom::session, atom::stop, session_stop_request& req) {
+      return call<session_info>(self, agent_msg::session_stop,
+                                pending_call::session, to_json(req));
+    },
+    [=](atom::session, atom::attach, session_attach_request& req,
+        caf::actor& sink, std::uint64_t stream) -> caf::result<session_info> {
+      auto& st = self->state;
+      if (!st.broken.empty())
+        return closed_error(self);
+      auto id = st.next_id++;
+      // As for exec: the sink learns where stdin and detach go first.
+      self->send(sink, atom::started_v, stream,
+                 caf::actor_cast<caf::actor>(self), id);
+      auto rp = self->make_response_promise();
+      st.calls.emplace(id,
+                       pending_call{pending_call::attach, rp, sink, stream});
+      send_request(self, agent_msg::session_attach, to_json(req), id);
+      return rp;
+    },
+    [=](atom::detach, std::uint64_t call) {
+      // The agent answers the attach with the session's info.
+      if (self->state.calls.count(call) != 0)
+        send_request(self, agent_msg::detach, wire::json::object(), call);
     },
     [=](atom::sync) {
       return call<bool>(self, agent_msg::sync, pending_call::plain);

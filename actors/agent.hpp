@@ -16,6 +16,14 @@
 //       then (atom::output, stream, output_chunk) per chunk
 //   (atom::input, uint64_t call, stdin_chunk)  stdin for a running exec
 //   (atom::signal, uint64_t call, int32_t sig) signal a running exec
+//   (atom::session, atom::start, session_start_request) -> session_info
+//   (atom::session, atom::list)                -> session_list
+//   (atom::session, atom::stop, session_stop_request)   -> session_info
+//   (atom::session, atom::attach, session_attach_request, actor sink,
+//    uint64_t stream)                          -> session_info
+//       like exec: (atom::started, ...) then (atom::output, ...) to sink;
+//       input/signal on the call reach the session
+//   (atom::detach, uint64_t call)              ends an attach, not the session
 //   (atom::sync)                               -> bool
 //   (atom::poweroff)                           -> bool
 

@@ -30,6 +30,10 @@ struct live_stream {
   std::int32_t early_signal = 0;
   bool cancelled = false;
   caf::actor puller; // image.pull / kernel.pull: told when the client gives up
+  // vm.session.attach: cancel and a client that goes away detach (the
+  // session goes on) instead of killing.
+  bool attach = false;
+  bool early_detach = false;
 };
 
 struct conn_state {
@@ -130,6 +134,14 @@ void route_signal(self_ptr self, std::uint64_t id, live_stream& s,
     s.early_signal = sig;
 }
 
+/// Ends a session attach without touching the session.
+void detach(live_stream& s, self_ptr self) {
+  if (s.agent)
+    self->send(s.agent, atom::detach_v, s.call);
+  else
+    s.early_detach = true;
+}
+
 void run_exec(self_ptr self, std::uint64_t id, std::string vm, exec_spec exec,
               std::function<void(caf::expected<exec_result>)> done) {
   self->state.streams[id].vm = vm;
@@ -198,7 +210,9 @@ void dispatch(self_ptr self, wire::envelope& env) {
       else if (type == "signal")
         route_signal(self, id, it->second,
                      decode<signal_request>(env.body).signal);
-      else {
+      else if (it->second.attach) {
+        detach(it->second, self);
+      } else {
         it->second.cancelled = true;
         route_signal(self, id, it->second, SIGKILL);
       }
@@ -258,6 +272,25 @@ void dispatch(self_ptr self, wire::envelope& env) {
                  else
                    reply_error(self, id, "vm.exec", r.error());
                });
+    } else if (type == "vm.session.start") {
+      auto req = decode<vm_session<session_start_request>>(env.body);
+      forward<session_info>(self, id, type, d.manager, atom::session_v,
+                            atom::start_v, req.name, std::move(req.body));
+    } else if (type == "vm.session.list") {
+      forward<session_list>(self, id, type, d.manager, atom::session_v,
+                            atom::list_v, decode<vm_ref>(env.body).name);
+    } else if (type == "vm.session.stop") {
+      auto req = decode<vm_session<session_stop_request>>(env.body);
+      forward<session_info>(self, id, type, d.manager, atom::session_v,
+                            atom::stop_v, req.name, std::move(req.body));
+    } else if (type == "vm.session.attach") {
+      auto req = decode<vm_session<session_attach_request>>(env.body);
+      auto& s = st.streams[id];
+      s.vm = req.name;
+      s.attach = true;
+      forward<session_info>(self, id, type, d.manager, atom::session_v,
+                            atom::attach_v, req.name, std::move(req.body),
+                            self_handle(self), id);
     } else if (type == "vm.run") {
       handle_run(self, id, decode<vm_run_request>(env.body));
     } else if (type == "image.list") {
@@ -345,6 +378,10 @@ caf::behavior connection_impl(self_ptr self, int fd, bridge_deps deps) {
       // The client went away: stop what it was running. vm.run cleans up
       // its VM when the exec ends (or right after create).
       for (auto& [id, s] : st.streams) {
+        if (s.attach) {
+          detach(s, self); // never the session: it outlives its clients
+          continue;
+        }
         s.cancelled = true;
         route_signal(self, id, s, SIGKILL);
       }
@@ -363,6 +400,8 @@ caf::behavior connection_impl(self_ptr self, int fd, bridge_deps deps) {
       s.early_stdin.clear();
       if (s.early_signal != 0)
         self->send(agent, atom::signal_v, call, s.early_signal);
+      if (s.early_detach)
+        self->send(agent, atom::detach_v, call);
     },
     [=](atom::output, std::uint64_t stream, output_chunk& chunk) {
       send_frame(self, stream, "output", to_json(chunk));

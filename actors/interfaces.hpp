@@ -75,6 +75,17 @@ using vm_actor = caf::typed_actor<
   caf::replies_to<atom::put, vm_set_request>::with<vm_info>,
   /// Listening sockets in the guest, from the agent (running only).
   caf::replies_to<atom::ports>::with<agent_ports_reply>,
+  /// Guest sessions (running only): forwarded to the agent, which owns
+  /// them; replies carry started_at on the host's clock.
+  caf::replies_to<atom::session, atom::start,
+                  session_start_request>::with<session_info>,
+  caf::replies_to<atom::session, atom::list>::with<session_list>,
+  caf::replies_to<atom::session, atom::stop,
+                  session_stop_request>::with<session_info>,
+  /// Replay, then live output to `sink` (after (atom::started, ...)) until
+  /// the session ends or the sink's stream detaches.
+  caf::replies_to<atom::session, atom::attach, session_attach_request,
+                  caf::actor, std::uint64_t>::with<session_info>,
   /// Daemon start: reconciles the stored row with what really runs.
   caf::reacts_to<atom::adopt>,
   /// From its VMM watcher: the process with this pid is gone.
@@ -96,6 +107,14 @@ using vm_manager_actor = caf::typed_actor<
   caf::replies_to<atom::del, std::string, bool>::with<bool>,
   caf::replies_to<atom::put, vm_set_request>::with<vm_info>,
   caf::replies_to<atom::ports, std::string>::with<agent_ports_reply>,
+  caf::replies_to<atom::session, atom::start, std::string,
+                  session_start_request>::with<session_info>,
+  caf::replies_to<atom::session, atom::list, std::string>::with<session_list>,
+  caf::replies_to<atom::session, atom::stop, std::string,
+                  session_stop_request>::with<session_info>,
+  caf::replies_to<atom::session, atom::attach, std::string,
+                  session_attach_request, caf::actor,
+                  std::uint64_t>::with<session_info>,
   caf::replies_to<atom::status>::with<daemon_status>,
   /// From vm actors: their latest view, for list/status without a fan-out.
   caf::reacts_to<atom::updated, vm_info>,

@@ -10,6 +10,7 @@
 #include "actors/vm_actor_state.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
+#include "services/timefmt.hpp"
 #include "services/units.hpp"
 #include "services/work_disk.hpp"
 
@@ -167,6 +168,38 @@ caf::expected<caf::actor> guest_agent(self_ptr self) {
   return st.agent;
 }
 
+/// started_at from the agent's age_ms, on the host's clock.
+session_info& stamp(session_info& s) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  s.started_at
+    = rfc3339((now - static_cast<std::int64_t>(s.age_ms)) / 1000);
+  return s;
+}
+
+/// Forwards a session call to the agent of a running VM; `timeout` bounds
+/// the agent's answer (infinite for attach, which streams).
+template <class Reply, class... Ts>
+caf::result<Reply> to_agent(self_ptr self, caf::duration timeout, Ts&&... xs) {
+  auto agent = guest_agent(self);
+  if (!agent)
+    return std::move(agent.error());
+  auto rp = self->make_response_promise<Reply>();
+  self->request(*agent, timeout, std::forward<Ts>(xs)...)
+    .then(
+      [=](Reply& r) mutable {
+        if constexpr (std::is_same_v<Reply, session_list>)
+          for (auto& s : r.sessions)
+            stamp(s);
+        else
+          stamp(r);
+        rp.deliver(std::move(r));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 /// `vm set` on a stopped VM: NAT, vCPUs and memory are recorded for the
 /// next start; a larger disk grows the work disk (in a worker) first.
 void do_set(self_ptr self, caf::typed_response_promise<vm_info> rp, vm_set_request req) {
@@ -299,6 +332,27 @@ vm_actor::behavior_type vm_impl(self_ptr self, vm_deps deps, vm_record rec) {
         .then([=](agent_ports_reply& r) mutable { rp.deliver(std::move(r)); },
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [=](atom::session, atom::start,
+        session_start_request& req) -> caf::result<session_info> {
+      return to_agent<session_info>(self, caf::duration{30s}, atom::session_v,
+                                    atom::start_v, std::move(req));
+    },
+    [=](atom::session, atom::list) -> caf::result<session_list> {
+      return to_agent<session_list>(self, caf::duration{30s}, atom::session_v,
+                                    atom::list_v);
+    },
+    [=](atom::session, atom::stop,
+        session_stop_request& req) -> caf::result<session_info> {
+      // The agent answers once TERM (then KILL, 5 s later) ended it.
+      return to_agent<session_info>(self, caf::duration{30s}, atom::session_v,
+                                    atom::stop_v, std::move(req));
+    },
+    [=](atom::session, atom::attach, session_attach_request& req,
+        caf::actor sink, std::uint64_t stream) -> caf::result<session_info> {
+      return to_agent<session_info>(self, caf::duration{caf::infinite},
+                                    atom::session_v, atom::attach_v,
+                                    std::move(req), sink, stream);
     },
     [=](atom::kill, std::int32_t signal) -> caf::result<vm_info> {
       auto rp = self->make_response_promise<vm_info>();

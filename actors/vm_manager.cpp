@@ -362,6 +362,38 @@ manager_impl(self_ptr self, std::shared_ptr<const daemon_config> config,
         return no_such_vm(name);
       return self->delegate(it->second, atom::ports_v);
     },
+    [=](atom::session, atom::start, const std::string& name,
+        session_start_request& req) -> caf::result<session_info> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::session_v, atom::start_v,
+                            std::move(req));
+    },
+    [=](atom::session, atom::list,
+        const std::string& name) -> caf::result<session_list> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::session_v, atom::list_v);
+    },
+    [=](atom::session, atom::stop, const std::string& name,
+        session_stop_request& req) -> caf::result<session_info> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::session_v, atom::stop_v,
+                            std::move(req));
+    },
+    [=](atom::session, atom::attach, const std::string& name,
+        session_attach_request& req, caf::actor sink,
+        std::uint64_t stream) -> caf::result<session_info> {
+      auto it = self->state.vms.find(name);
+      if (it == self->state.vms.end())
+        return no_such_vm(name);
+      return self->delegate(it->second, atom::session_v, atom::attach_v,
+                            std::move(req), sink, stream);
+    },
     [=](atom::status) {
       daemon_status s;
       s.version = BANGER_VERSION;

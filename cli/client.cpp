@@ -172,9 +172,20 @@ std::optional<reply> daemon_client::deliver(std::uint64_t id,
   }
 }
 
-void daemon_client::forward_stdin(std::uint64_t id, int& fd) {
+void daemon_client::forward_stdin(std::uint64_t id, int& fd,
+                                  const stream_hooks& hooks) {
   char buf[chunk_size];
   auto n = ::read(fd, buf, sizeof(buf));
+  if (hooks.on_stdin) {
+    if (n > 0) {
+      hooks.on_stdin(*this, id,
+                     std::string_view(buf, static_cast<std::size_t>(n)), false);
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      fd = -1;
+      hooks.on_stdin(*this, id, {}, true);
+    }
+    return;
+  }
   if (n > 0) {
     send(id, "stdin",
          to_json(stdin_chunk{std::string(buf, static_cast<std::size_t>(n)),
@@ -234,7 +245,7 @@ reply daemon_client::run(const std::string& type, const wire::json& body,
       receive();
     if (stdin_slot >= 0
         && (fds[stdin_slot].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
-      forward_stdin(id, stdin_fd);
+      forward_stdin(id, stdin_fd, hooks);
     if (wakeup_slot >= 0 && (fds[wakeup_slot].revents & POLLIN)
         && hooks.on_wakeup)
       hooks.on_wakeup(*this, id);

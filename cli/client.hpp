@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "messages/agent.hpp"
 #include "messages/vm.hpp"
@@ -42,6 +43,11 @@ struct stream_hooks {
   std::function<void(const output_chunk&)> on_output;
   /// Forwarded as "stdin" frames while readable; EOF sends {"eof": true}.
   int stdin_fd = -1;
+  /// If set, gets what was read from stdin_fd instead (eof: its end, after
+  /// which stdin_fd is no longer read); it may send frames or throw to stop.
+  std::function<void(daemon_client&, std::uint64_t id, std::string_view data,
+                     bool eof)>
+      on_stdin;
   /// Polled too; when readable, on_wakeup runs (it may send frames).
   int wakeup_fd = -1;
   std::function<void(daemon_client&, std::uint64_t id)> on_wakeup;
@@ -89,7 +95,7 @@ private:
   /// Dispatches buffered frames; the reply once it is there.
   std::optional<reply> deliver(std::uint64_t id, const stream_hooks& hooks);
   /// Reads stdin once into a "stdin" frame; sets `fd` to -1 at its end.
-  void forward_stdin(std::uint64_t id, int& fd);
+  void forward_stdin(std::uint64_t id, int& fd, const stream_hooks& hooks);
   void flush();
   void receive();
   void close();

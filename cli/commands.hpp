@@ -19,6 +19,9 @@ void add_vm_network_commands(CLI::App& vm, action& selected);
 void add_vm_lifecycle_commands(CLI::App& vm, action& selected);
 /// vm workspace prepare / export (registered by add_vm_commands).
 void add_workspace_commands(CLI::App& vm, action& selected);
+/// vm session start / list / attach / logs / stop (registered by
+/// add_vm_commands).
+void add_session_commands(CLI::App& vm, action& selected);
 void add_image_commands(CLI::App& app, action& selected);
 /// image pull / kernel pull (registered by add_image_commands).
 void add_pull_commands(CLI::App& image, CLI::App& kernel, action& selected);

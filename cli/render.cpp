@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include <unistd.h>
@@ -294,6 +295,17 @@ std::string shell_quote(const std::vector<std::string>& argv) {
     out += '\'';
   }
   return out;
+}
+
+std::string session_state_text(const session_info& s) {
+  if (s.state != "exited")
+    return s.state;
+  if (s.signal != 0) {
+    const char* abbrev = ::sigabbrev_np(s.signal);
+    return "killed by " + (abbrev ? "SIG" + std::string(abbrev)
+                                  : "signal " + std::to_string(s.signal));
+  }
+  return "exited " + std::to_string(s.exit_code);
 }
 
 } // namespace banger::cli

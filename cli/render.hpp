@@ -66,6 +66,10 @@ inline constexpr std::string_view yellow = "33";
 /// `text` wrapped in an SGR escape sequence when `colour` and `code` are set.
 std::string paint(std::string_view text, std::string_view code, bool colour);
 
+/// A guest session's state as `session list` shows it: "running",
+/// "exited 3", "killed by SIGTERM".
+std::string session_state_text(const session_info& s);
+
 /// The colour of a VM state in tables ("running" green, "error" red, ...).
 std::string_view state_style(std::string_view state);
 

@@ -518,6 +518,7 @@ void add_vm_commands(CLI::App& app, action& selected) {
   add_vm_lifecycle_commands(*vm, selected);
   add_vm_network_commands(*vm, selected);
   add_workspace_commands(*vm, selected);
+  add_session_commands(*vm, selected);
 }
 
 } // namespace banger::cli

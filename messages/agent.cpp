@@ -1,5 +1,7 @@
 #include "messages/agent.hpp"
 
+#include <cctype>
+
 namespace banger {
 
 using wire::json;
@@ -145,6 +147,107 @@ void from_json(const json& j, signal_request& x) {
   r.finish();
   if (x.signal <= 0 || x.signal > 64)
     r.fail("field 'signal' must be a signal number from 1 to 64");
+}
+
+std::string check_session_name(const std::string& name) {
+  if (name.empty())
+    return "a session name must not be empty";
+  if (name.size() > 63)
+    return "session name '" + name + "' is longer than 63 characters";
+  if (name.front() == '-' || name.front() == '.')
+    return "session name '" + name + "' must not start with '"
+           + name.front() + "'";
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_'
+        && c != '.')
+      return "session name '" + name
+             + "' may only hold letters, digits, '.', '_' and '-'";
+  return "";
+}
+
+json to_json(const session_start_request& x) {
+  return {{"session", x.session}, {"exec", to_json(x.exec)}};
+}
+
+void from_json(const json& j, session_start_request& x) {
+  object_reader r(j, "session start");
+  json exec;
+  r.optional("session", x.session);
+  r.required("exec", exec);
+  r.finish();
+  if (!x.session.empty())
+    if (auto why = check_session_name(x.session); !why.empty())
+      r.fail(why);
+  x.exec = decode<exec_spec>(exec);
+}
+
+json to_json(const session_attach_request& x) {
+  return {{"session", x.session}, {"replay", x.replay}, {"follow", x.follow}};
+}
+
+void from_json(const json& j, session_attach_request& x) {
+  object_reader r(j, "session attach");
+  r.required("session", x.session);
+  r.optional("replay", x.replay);
+  r.optional("follow", x.follow);
+  r.finish();
+}
+
+json to_json(const session_stop_request& x) {
+  return {{"session", x.session}, {"signal", x.signal}};
+}
+
+void from_json(const json& j, session_stop_request& x) {
+  object_reader r(j, "session stop");
+  r.required("session", x.session);
+  r.optional("signal", x.signal);
+  r.finish();
+  if (x.signal < 0 || x.signal > 64)
+    r.fail("field 'signal' must be 0 (TERM, then KILL) or a signal number "
+           "from 1 to 64");
+}
+
+json to_json(const session_info& x) {
+  return {{"session", x.session},     {"state", x.state},
+          {"pid", x.pid},             {"argv", x.argv},
+          {"cwd", x.cwd},             {"age_ms", x.age_ms},
+          {"started_at", x.started_at}, {"exit_code", x.exit_code},
+          {"signal", x.signal}};
+}
+
+void from_json(const json& j, session_info& x) {
+  object_reader r(j, "session");
+  r.required("session", x.session);
+  r.required("state", x.state);
+  r.optional("pid", x.pid);
+  r.optional("argv", x.argv);
+  r.optional("cwd", x.cwd);
+  r.optional("age_ms", x.age_ms);
+  r.optional("started_at", x.started_at);
+  r.optional("exit_code", x.exit_code);
+  r.optional("signal", x.signal);
+  r.finish();
+  if (x.state != "running" && x.state != "exited")
+    r.fail("field 'state' must be \"running\" or \"exited\"");
+}
+
+json to_json(const session_list& x) {
+  json arr = json::array();
+  for (auto& s : x.sessions)
+    arr.push_back(to_json(s));
+  return {{"sessions", arr}};
+}
+
+void from_json(const json& j, session_list& x) {
+  object_reader r(j, "session list");
+  json arr;
+  r.required("sessions", arr);
+  r.finish();
+  if (!arr.is_array())
+    r.fail("field 'sessions' must be an array");
+  x.sessions.clear();
+  for (auto& e : arr)
+    x.sessions.push_back(decode<session_info>(e));
 }
 
 json to_json(const error_body& x) {

@@ -9,9 +9,17 @@
 //   "exec"     exec_spec                  -> "output" events, then exec_result
 //   "sync"     {}                         -> {}
 //   "poweroff" {}                         -> {}  (then the guest powers off)
+//   "session.start"  session_start_request  -> session_info
+//   "session.list"   {}                     -> session_list
+//   "session.attach" session_attach_request -> "output" events (the replay,
+//                    then live), then session_info once the session ended
+//                    (or at once without follow, or on "detach")
+//   "session.stop"   session_stop_request   -> session_info
 // Inputs on a running exec's id (host -> guest, no reply):
 //   "stdin"    stdin_chunk
 //   "signal"   {"signal": N}
+// On an attach's id, "stdin" feeds the session, "signal" signals its group,
+// "detach" {} ends the attach (never the session).
 // Events (guest -> host) on a running exec's id:
 //   "output"   output_chunk
 // An exec whose argv[0] is "@banger-agent" runs the agent's own binary: its
@@ -83,6 +91,41 @@ struct signal_request {
   std::int32_t signal = 0;
 };
 
+/// A guest session: a long-running command the agent owns (its own process
+/// group, stdin a pipe kept open, output kept in a ring buffer). Sessions
+/// outlive host connections; they end with their command or the VM.
+struct session_start_request {
+  std::string session; // "": the agent picks s1, s2, ...
+  exec_spec exec;      // exec.stdin is ignored: a session's stdin is a pipe
+};
+
+struct session_attach_request {
+  std::string session;
+  bool replay = true; // first the buffered output
+  bool follow = true; // then live output until the session ends
+};
+
+struct session_stop_request {
+  std::string session;
+  std::int32_t signal = 0; // 0: SIGTERM, SIGKILL after a grace period
+};
+
+struct session_info {
+  std::string session;
+  std::string state; // "running" or "exited"
+  std::int64_t pid = 0;
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::uint64_t age_ms = 0;   // since it started (the guest's monotonic clock)
+  std::string started_at;     // RFC 3339 on the host's clock; filled by bangerd
+  std::int32_t exit_code = 0; // once exited; 128 + signal when killed
+  std::int32_t signal = 0;
+};
+
+struct session_list {
+  std::vector<session_info> sessions; // in start order
+};
+
 namespace agent_msg {
 inline constexpr const char* health = "health";
 inline constexpr const char* ports = "ports";
@@ -91,6 +134,11 @@ inline constexpr const char* sync = "sync";
 inline constexpr const char* poweroff = "poweroff";
 inline constexpr const char* stdin_ = "stdin";
 inline constexpr const char* signal = "signal";
+inline constexpr const char* session_start = "session.start";
+inline constexpr const char* session_list = "session.list";
+inline constexpr const char* session_attach = "session.attach";
+inline constexpr const char* session_stop = "session.stop";
+inline constexpr const char* detach = "detach";
 inline constexpr const char* output = "output";
 inline constexpr const char* result = "result";
 inline constexpr const char* error = "error";
@@ -112,6 +160,20 @@ wire::json to_json(const stdin_chunk& x);
 void from_json(const wire::json& j, stdin_chunk& x);
 wire::json to_json(const signal_request& x);
 void from_json(const wire::json& j, signal_request& x);
+wire::json to_json(const session_start_request& x);
+void from_json(const wire::json& j, session_start_request& x);
+wire::json to_json(const session_attach_request& x);
+void from_json(const wire::json& j, session_attach_request& x);
+wire::json to_json(const session_stop_request& x);
+void from_json(const wire::json& j, session_stop_request& x);
+wire::json to_json(const session_info& x);
+void from_json(const wire::json& j, session_info& x);
+wire::json to_json(const session_list& x);
+void from_json(const wire::json& j, session_list& x);
+
+/// A session name: 1-63 of a-z A-Z 0-9 . _ -, not starting with '-' or
+/// '.'. Returns why not, or "" when fine.
+std::string check_session_name(const std::string& name);
 
 /// Error frames carry {"code": "...", "message": "..."}.
 struct error_body {

@@ -153,6 +153,36 @@ typename Inspector::result_type inspect(Inspector& f, daemon_status& x) {
            x.state_dir, x.accel, x.vms_total, x.vms_running, x.network, x.uid);
 }
 
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, session_start_request& x) {
+  return f(caf::meta::type_name("session_start_request"), x.session, x.exec);
+}
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, session_attach_request& x) {
+  return f(caf::meta::type_name("session_attach_request"), x.session,
+           x.replay, x.follow);
+}
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, session_stop_request& x) {
+  return f(caf::meta::type_name("session_stop_request"), x.session, x.signal);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_info& x) {
+  return f(caf::meta::type_name("session_info"), x.session, x.state, x.pid,
+           x.argv, x.cwd, x.age_ms, x.started_at, x.exit_code, x.signal);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_list& x) {
+  return f(caf::meta::type_name("session_list"), x.sessions);
+}
+
 } // namespace banger
 
 // A decoded frame travels from a socket's reader thread to its owning actor
@@ -186,6 +216,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(banger, (banger::vm_set_request))
   CAF_ADD_TYPE_ID(banger, (banger::vm_stage))
   CAF_ADD_TYPE_ID(banger, (std::vector<banger::vm_stage>))
+  CAF_ADD_TYPE_ID(banger, (banger::session_start_request))
+  CAF_ADD_TYPE_ID(banger, (banger::session_attach_request))
+  CAF_ADD_TYPE_ID(banger, (banger::session_stop_request))
+  CAF_ADD_TYPE_ID(banger, (banger::session_info))
+  CAF_ADD_TYPE_ID(banger, (banger::session_list))
+  CAF_ADD_TYPE_ID(banger, (std::vector<banger::session_info>))
   CAF_ADD_ATOM(banger, banger::atom, create, "create")
   CAF_ADD_ATOM(banger, banger::atom, start, "start")
   CAF_ADD_ATOM(banger, banger::atom, stop, "stop")
@@ -223,4 +259,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger, caf::first_custom_type_id)
   CAF_ADD_ATOM(banger, banger::atom, pull, "pull")
   CAF_ADD_ATOM(banger, banger::atom, cancel, "cancel")
   CAF_ADD_ATOM(banger, banger::atom, build, "build")
+  CAF_ADD_ATOM(banger, banger::atom, session, "session")
+  CAF_ADD_ATOM(banger, banger::atom, attach, "attach")
+  CAF_ADD_ATOM(banger, banger::atom, detach, "detach")
 CAF_END_TYPE_ID_BLOCK(banger)

@@ -12,6 +12,11 @@
 //   "vm.delete" vm_delete_request    -> {}
 //   "vm.exec"   vm_exec_request      -> "output" events, then exec_result
 //   "vm.run"    vm_run_request       -> "progress"/"output" events, then exec_result
+//   "vm.session.start"  vm_session<session_start_request>  -> session_info
+//   "vm.session.list"   vm_ref                             -> session_list
+//   "vm.session.attach" vm_session<session_attach_request> -> "output"
+//                       events, then session_info (stdin/signal/cancel too)
+//   "vm.session.stop"   vm_session<session_stop_request>   -> session_info
 // While "vm.exec"/"vm.run" stream, the client may send "stdin", "signal" and
 // "cancel" frames carrying the request's id.
 
@@ -124,6 +129,36 @@ struct vm_run_request {
   exec_spec exec;
   bool rm = true; // delete the VM when the command ends
 };
+
+/// A session request for the daemon: the agent's body (messages/agent.hpp)
+/// with the VM's "name" beside its fields.
+template <class T>
+struct vm_session {
+  std::string name;
+  T body;
+};
+
+template <class T>
+wire::json to_json(const vm_session<T>& x) {
+  auto j = to_json(x.body);
+  j["name"] = x.name;
+  return j;
+}
+
+template <class T>
+void from_json(const wire::json& j, vm_session<T>& x) {
+  if (!j.is_object())
+    throw wire::decode_error("vm session: expected an object");
+  auto rest = j;
+  auto it = rest.find("name");
+  if (it == rest.end())
+    throw wire::decode_error("vm session: missing field 'name'");
+  if (!it->is_string())
+    throw wire::decode_error("vm session: field 'name': expected a string");
+  x.name = it->template get<std::string>();
+  rest.erase(it);
+  x.body = decode<T>(rest);
+}
 
 /// Progress of a long operation, for spinners and logs.
 struct progress_event {

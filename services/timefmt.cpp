@@ -7,7 +7,11 @@
 namespace banger {
 
 std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
+  return rfc3339(static_cast<std::int64_t>(std::time(nullptr)));
+}
+
+std::string rfc3339(std::int64_t unix_seconds) {
+  auto t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];

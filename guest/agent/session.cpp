@@ -1,6 +1,7 @@
 #include "guest/agent/session.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <csignal>
 #include <system_error>
@@ -37,6 +38,8 @@ constexpr int idle_poll_ms = 15;
 // A command's background processes may hold its pipes open forever; its
 // result is sent this long after it exited even if the pipes are still open.
 constexpr auto drain_grace = 1000ms;
+// `session stop` without a signal: SIGTERM, then SIGKILL this much later.
+constexpr auto stop_grace = 5000ms;
 
 void close_fd(int& fd) {
   if (fd >= 0)
@@ -66,7 +69,8 @@ void session::run() {
   // fds[0] is the port, fds[1] the signalfd, then one entry per pipe.
   struct pipe_ref {
     std::uint64_t id;
-    int stream; // 0 stdin, 1 stdout, 2 stderr
+    int stream;          // 0 stdin, 1 stdout, 2 stderr
+    std::string session; // non-empty: a guest session's pipe, not an exec's
   };
   std::vector<pollfd> fds;
   std::vector<pipe_ref> refs;
@@ -85,15 +89,31 @@ void session::run() {
     for (auto& [id, r] : execs_) {
       if (!backlog && r.out_fd >= 0) {
         fds.push_back({r.out_fd, POLLIN, 0});
-        refs.push_back({id, 1});
+        refs.push_back({id, 1, {}});
       }
       if (!backlog && r.err_fd >= 0) {
         fds.push_back({r.err_fd, POLLIN, 0});
-        refs.push_back({id, 2});
+        refs.push_back({id, 2, {}});
       }
       if (r.in_fd >= 0 && !r.stdin_buf.empty()) {
         fds.push_back({r.in_fd, POLLOUT, 0});
-        refs.push_back({id, 0});
+        refs.push_back({id, 0, {}});
+      }
+    }
+    for (auto& [name, g] : sessions_.all()) {
+      // Output with nobody attached goes to the ring only: always read it.
+      bool hold = backlog && !g.followers.empty();
+      if (!hold && g.out_fd >= 0) {
+        fds.push_back({g.out_fd, POLLIN, 0});
+        refs.push_back({0, 1, name});
+      }
+      if (!hold && g.err_fd >= 0) {
+        fds.push_back({g.err_fd, POLLIN, 0});
+        refs.push_back({0, 2, name});
+      }
+      if (g.in_fd >= 0 && !g.stdin_buf.empty()) {
+        fds.push_back({g.in_fd, POLLOUT, 0});
+        refs.push_back({0, 0, name});
       }
     }
 
@@ -112,6 +132,16 @@ void session::run() {
     for (std::size_t i = 0; i < refs.size(); ++i) {
       if (fds[i + 2].revents == 0)
         continue;
+      if (!refs[i].session.empty()) {
+        auto* g = sessions_.find(refs[i].session);
+        if (g == nullptr)
+          continue;
+        if (refs[i].stream == 0)
+          write_pending(g->in_fd, g->stdin_buf, false);
+        else
+          pump_session(*g, refs[i].stream);
+        continue;
+      }
       auto it = execs_.find(refs[i].id);
       if (it == execs_.end())
         continue;
@@ -125,6 +155,7 @@ void session::run() {
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
       read_port();
     finish_ready();
+    finish_sessions();
   }
 }
 
@@ -140,6 +171,20 @@ int session::poll_timeout() const {
     int ms = static_cast<int>(std::max<long long>(left, 0) + 1);
     timeout = timeout < 0 ? ms : std::min(timeout, ms);
   }
+  for (auto& [name, g] : sessions_.all()) {
+    std::optional<clock_type::time_point> due;
+    if (g.exited && !g.ended)
+      due = g.exited_at + drain_grace;
+    else if (g.kill_at)
+      due = *g.kill_at;
+    if (!due)
+      continue;
+    auto left
+      = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now)
+          .count();
+    int ms = static_cast<int>(std::max<long long>(left, 0) + 1);
+    timeout = timeout < 0 ? ms : std::min(timeout, ms);
+  }
   return timeout;
 }
 
@@ -147,6 +192,8 @@ std::size_t session::stdin_backlog() const {
   std::size_t total = 0;
   for (auto& [id, r] : execs_)
     total += r.stdin_buf.size();
+  for (auto& [name, g] : sessions_.all())
+    total += g.stdin_buf.size();
   return total;
 }
 
@@ -187,6 +234,8 @@ void session::host_gone() {
   // rather than leave them running unseen.
   while (!execs_.empty())
     abort_exec(execs_.begin()->first);
+  // Guest sessions go on: the next host finds them by name.
+  sessions_.forget_hosts();
   outbox_.clear();
   inbox_.reset();
 }
@@ -220,10 +269,23 @@ void session::dispatch(const wire::envelope& env) {
     return do_stdin(env.id, env.body);
   if (type == m::signal)
     return do_signal(env.id, env.body);
+  if (type == m::detach) {
+    // Ends an attach (its result follows); a late one finds nothing.
+    if (sessions_.followed_by(env.id) != nullptr)
+      end_attach(env.id);
+    return;
+  }
   if (execs_.count(env.id) != 0) {
     fail_request(env.id, "protocol",
                  "request id " + std::to_string(env.id)
                    + " is in use by a running exec; that exec was killed");
+    return;
+  }
+  if (id_in_use(env.id)) {
+    fail_request(env.id, "protocol",
+                 "request id " + std::to_string(env.id)
+                   + " is in use by a session attach or stop; that call was "
+                     "ended (the session goes on)");
     return;
   }
   if (type == m::health) {
@@ -240,11 +302,21 @@ void session::dispatch(const wire::envelope& env) {
     send(env.id, m::result, json::object());
   } else if (type == m::poweroff) {
     do_poweroff(env.id);
+  } else if (type == m::session_start) {
+    do_session_start(env.id, env.body);
+  } else if (type == m::session_list) {
+    expect_empty(env.body, "session list");
+    send(env.id, m::result, to_json(sessions_.list()));
+  } else if (type == m::session_attach) {
+    do_session_attach(env.id, env.body);
+  } else if (type == m::session_stop) {
+    do_session_stop(env.id, env.body);
   } else {
     send_error(env.id, "protocol",
                "unknown request type '" + type
                  + "' (the agent understands health, ports, exec, sync, "
-                   "poweroff, stdin and signal)");
+                   "poweroff, stdin, signal, session.start, session.list, "
+                   "session.attach, session.stop and detach)");
   }
 }
 
@@ -261,6 +333,13 @@ void session::fail_request(std::uint64_t id, const char* code,
   // Exactly one final frame per id: an error on a running exec's id ends it.
   if (execs_.count(id) != 0)
     abort_exec(id);
+  // An attach or a waiting stop on this id ends too; its session goes on.
+  for (auto& [name, g] : sessions_.all()) {
+    g.followers.erase(id);
+    g.stop_waiters.erase(
+      std::remove(g.stop_waiters.begin(), g.stop_waiters.end(), id),
+      g.stop_waiters.end());
+  }
   send_error(id, code, std::move(message));
 }
 
@@ -294,6 +373,15 @@ void session::do_exec(std::uint64_t id, const json& body) {
 
 void session::do_stdin(std::uint64_t id, const json& body) {
   auto chunk = decode<stdin_chunk>(body);
+  if (auto* g = sessions_.followed_by(id)) {
+    // An attach's stdin feeds the session; its end is the attach's, not the
+    // session's (the next attach may type more), so eof is not passed on.
+    if (g->in_fd >= 0) {
+      g->stdin_buf += chunk.data;
+      write_pending(g->in_fd, g->stdin_buf, false);
+    }
+    return;
+  }
   auto it = execs_.find(id);
   // The command may have ended while the host was still sending: not an error.
   if (it == execs_.end() || it->second.in_fd < 0)
@@ -305,6 +393,11 @@ void session::do_stdin(std::uint64_t id, const json& body) {
 
 void session::do_signal(std::uint64_t id, const json& body) {
   auto req = decode<signal_request>(body);
+  if (auto* g = sessions_.followed_by(id)) {
+    if (!g->exited)
+      signal_session(g->pid, req.signal);
+    return;
+  }
   auto it = execs_.find(id);
   if (it == execs_.end())
     return;
@@ -334,6 +427,8 @@ void session::reap() {
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
     if (orphans_.erase(pid) != 0)
       continue;
+    if (sessions_.reaped(pid, status))
+      continue;
     for (auto& [id, r] : execs_) {
       if (r.pid == pid && !r.exited) {
         r.exited = true;
@@ -360,20 +455,24 @@ void session::pump(std::uint64_t id, running& r, int stream) {
 }
 
 void session::write_stdin(running& r) {
-  while (r.in_fd >= 0 && !r.stdin_buf.empty()) {
-    auto n = ::write(r.in_fd, r.stdin_buf.data(), r.stdin_buf.size());
+  write_pending(r.in_fd, r.stdin_buf, r.stdin_eof);
+}
+
+void session::write_pending(int& fd, std::string& buf, bool eof) {
+  while (fd >= 0 && !buf.empty()) {
+    auto n = ::write(fd, buf.data(), buf.size());
     if (n > 0) {
-      r.stdin_buf.erase(0, static_cast<std::size_t>(n));
+      buf.erase(0, static_cast<std::size_t>(n));
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
       return;
     // EPIPE: the command closed its stdin; drop what it will never read.
-    r.stdin_buf.clear();
-    close_fd(r.in_fd);
+    buf.clear();
+    close_fd(fd);
   }
-  if (r.in_fd >= 0 && r.stdin_buf.empty() && r.stdin_eof)
-    close_fd(r.in_fd);
+  if (fd >= 0 && buf.empty() && eof)
+    close_fd(fd);
 }
 
 void session::finish_ready() {
@@ -423,6 +522,129 @@ void session::abort_exec(std::uint64_t id) {
   close_fd(r.out_fd);
   close_fd(r.err_fd);
   execs_.erase(it);
+}
+
+// -- guest sessions ------------------------------------------------------------
+
+bool session::id_in_use(std::uint64_t id) {
+  for (auto& [name, g] : sessions_.all())
+    if (g.followers.count(id) != 0
+        || std::find(g.stop_waiters.begin(), g.stop_waiters.end(), id)
+             != g.stop_waiters.end())
+      return true;
+  return false;
+}
+
+void session::do_session_start(std::uint64_t id, const json& body) {
+  auto req = decode<session_start_request>(body);
+  try {
+    auto& g = sessions_.start(req);
+    send(id, agent_msg::result, to_json(sessions_.info(g)));
+  } catch (const session_error& e) {
+    send_error(id, e.code, e.what());
+  } catch (const std::system_error& e) {
+    send_error(id, "internal",
+               "cannot start '" + req.exec.argv[0] + "': " + e.what());
+  }
+}
+
+void session::do_session_attach(std::uint64_t id, const json& body) {
+  auto req = decode<session_attach_request>(body);
+  guest_session* g = nullptr;
+  try {
+    g = &sessions_.get(req.session);
+  } catch (const session_error& e) {
+    return send_error(id, e.code, e.what());
+  }
+  if (req.replay)
+    for (auto& chunk : g->ring.snapshot())
+      send(id, agent_msg::output, to_json(chunk));
+  if (req.follow && !g->ended)
+    g->followers.insert(id);
+  else
+    send(id, agent_msg::result, to_json(sessions_.info(*g)));
+}
+
+void session::do_session_stop(std::uint64_t id, const json& body) {
+  auto req = decode<session_stop_request>(body);
+  guest_session* g = nullptr;
+  try {
+    g = &sessions_.get(req.session);
+  } catch (const session_error& e) {
+    return send_error(id, e.code, e.what());
+  }
+  if (g->exited) {
+    // Already over (maybe still draining): nothing to signal.
+    send(id, agent_msg::result, to_json(sessions_.info(*g)));
+    return;
+  }
+  if (req.signal != 0) {
+    signal_session(g->pid, req.signal);
+    send(id, agent_msg::result, to_json(sessions_.info(*g)));
+    return;
+  }
+  signal_session(g->pid, SIGTERM);
+  if (!g->kill_at)
+    g->kill_at = clock_type::now() + stop_grace;
+  g->stop_waiters.push_back(id);
+}
+
+void session::pump_session(guest_session& g, int stream) {
+  int& fd = stream == 1 ? g.out_fd : g.err_fd;
+  std::string buf(chunk_size, '\0');
+  auto n = ::read(fd, buf.data(), buf.size());
+  if (n > 0) {
+    buf.resize(static_cast<std::size_t>(n));
+    g.ring.append(stream, buf);
+    if (!g.followers.empty()) {
+      auto frame_body = to_json(output_chunk{stream, std::move(buf)});
+      for (auto id : g.followers)
+        send(id, agent_msg::output, frame_body);
+    }
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    close_fd(fd);
+  }
+}
+
+void session::end_attach(std::uint64_t id) {
+  auto* g = sessions_.followed_by(id);
+  if (g == nullptr)
+    return;
+  g->followers.erase(id);
+  send(id, agent_msg::result, to_json(sessions_.info(*g)));
+}
+
+void session::finish_sessions() {
+  auto now = clock_type::now();
+  std::vector<guest_session*> done;
+  for (auto& [name, g] : sessions_.all()) {
+    if (!g.exited && g.kill_at && now >= *g.kill_at) {
+      signal_session(g.pid, SIGKILL);
+      g.kill_at.reset();
+    }
+    if (!g.exited || g.ended)
+      continue;
+    if ((g.out_fd >= 0 || g.err_fd >= 0) && now - g.exited_at < drain_grace)
+      continue;
+    for (int stream : {1, 2})
+      for (int i = 0; i < 16 && (stream == 1 ? g.out_fd : g.err_fd) >= 0; ++i)
+        pump_session(g, stream);
+    close_fd(g.out_fd);
+    close_fd(g.err_fd);
+    close_fd(g.in_fd);
+    g.stdin_buf.clear();
+    done.push_back(&g);
+  }
+  for (auto* g : done) {
+    auto result = to_json(sessions_.info(*g));
+    for (auto id : g->followers)
+      send(id, agent_msg::result, result);
+    for (auto id : g->stop_waiters)
+      send(id, agent_msg::result, result);
+    g->followers.clear();
+    g->stop_waiters.clear();
+    sessions_.end(*g); // may drop older ended sessions, never g
+  }
 }
 
 } // namespace banger::agent

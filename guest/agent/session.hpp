@@ -12,6 +12,7 @@
 
 #include "guest/agent/inbox.hpp"
 #include "guest/agent/outbox.hpp"
+#include "guest/agent/sessions.hpp"
 #include "messages/wire.hpp"
 
 namespace banger::agent {
@@ -53,10 +54,24 @@ private:
   void do_signal(std::uint64_t id, const wire::json& body);
   [[noreturn]] void do_poweroff(std::uint64_t id);
 
+  // Guest sessions (sessions.hpp): the table owns them, this loop feeds
+  // their pipes and the hosts that attach.
+  void do_session_start(std::uint64_t id, const wire::json& body);
+  void do_session_attach(std::uint64_t id, const wire::json& body);
+  void do_session_stop(std::uint64_t id, const wire::json& body);
+  void pump_session(guest_session& s, int stream);
+  void finish_sessions();
+  /// Ends an attach with the session's current info (the session goes on).
+  void end_attach(std::uint64_t id);
+  bool id_in_use(std::uint64_t id);
+
   // Running commands.
   void reap();
   void pump(std::uint64_t id, running& r, int stream);
   void write_stdin(running& r);
+  /// Writes what `buf` holds to `fd` without blocking; closes `fd` on EPIPE
+  /// and, with `eof`, once everything went.
+  static void write_pending(int& fd, std::string& buf, bool eof);
   void finish_ready();
   void abort_exec(std::uint64_t id);
   int poll_timeout() const;
@@ -69,6 +84,7 @@ private:
   bool port_idle_ = false;  // no host: look again after a short sleep
   std::map<std::uint64_t, running> execs_;
   std::set<pid_t> orphans_; // aborted commands, reaped silently
+  session_table sessions_;
 };
 
 } // namespace banger::agent

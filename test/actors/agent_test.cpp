@@ -146,6 +146,55 @@ TEST_F(agent_live, signal_reaches_a_running_exec) {
             (std::vector<std::string>{"exec", "signal"}));
 }
 
+TEST_F(agent_live, session_attach_streams_and_detach_ends_only_the_attach) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto pending = w.self->request(agent, answer_bound, atom::session_v,
+                                 atom::attach_v,
+                                 session_attach_request{"web", true, true},
+                                 w.sink, std::uint64_t{9});
+  ASSERT_TRUE(guest.wait_for("session.attach", 10s));
+  EXPECT_TRUE(wait_until([&] { return w.out->stdout_text() == "replayed\n"; }));
+  std::uint64_t call = 0;
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    call = w.out->call;
+    return w.out->started == 1;
+  }));
+  // stdin reaches the session on the attach's id; detach is not a kill.
+  caf::anon_send(agent, atom::input_v, call, stdin_chunk{"typed\n", false});
+  caf::anon_send(agent, atom::detach_v, call);
+  auto r = live_world::await<session_info>(pending);
+  ASSERT_TRUE(r) << why(r.error());
+  EXPECT_EQ(r->state, "running");
+  EXPECT_EQ(guest.request_types(),
+            (std::vector<std::string>{"session.attach", "stdin", "detach"}));
+  for (auto& req : guest.requests()) {
+    if (req.type != "health") {
+      EXPECT_EQ(req.id, call) << req.type;
+    }
+  }
+}
+
+TEST_F(agent_live, session_refusals_keep_their_codes) {
+  fake_agent guest(socket_path());
+  auto agent = connect(socket_path());
+  auto missing = ask<session_info>(agent, atom::session_v, atom::attach_v,
+                                   session_attach_request{"nope", true, true},
+                                   w.sink, std::uint64_t{9});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(error_code(missing.error()), ec::not_found) << why(missing.error());
+  EXPECT_EQ(why(missing.error()), "VM \"web\": no session named 'nope'");
+  auto taken = ask<session_info>(agent, atom::session_v, atom::start_v,
+                                 session_start_request{"web", command({"x"})});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(error_code(taken.error()), ec::already_exists);
+  auto list = ask<session_list>(agent, atom::session_v, atom::list_v);
+  ASSERT_TRUE(list) << why(list.error());
+  ASSERT_EQ(list->sessions.size(), 1u);
+  EXPECT_EQ(list->sessions[0].pid, 42);
+}
+
 TEST_F(agent_live, exec_is_answered_when_the_guest_goes_away) {
   fake_agent guest(socket_path());
   auto agent = connect(socket_path());

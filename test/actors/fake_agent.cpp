@@ -251,6 +251,42 @@ void fake_agent::serve(const wire::envelope& env) {
              to_json(exec_result{128 + sig.signal, sig.signal}));
   } else if (env.type == agent_msg::stdin_) {
     // Recorded only.
+  } else if (env.type == agent_msg::session_list) {
+    session_info web;
+    web.session = "web";
+    web.state = "running";
+    web.pid = 42;
+    web.argv = {"sleep", "100"};
+    web.age_ms = 90'000;
+    answer(env.id, agent_msg::result, to_json(session_list{{web}}));
+  } else if (env.type == agent_msg::session_attach) {
+    auto req = decode<session_attach_request>(env.body);
+    if (req.session != "web") {
+      fail("not_found", "no session named '" + req.session + "'");
+      return;
+    }
+    // The replay, then held until "detach".
+    answer(env.id, agent_msg::output, to_json(output_chunk{1, "replayed\n"}));
+    std::lock_guard<std::mutex> guard(mtx_);
+    attaches_.push_back(env.id);
+  } else if (env.type == agent_msg::detach) {
+    bool held = false;
+    {
+      std::lock_guard<std::mutex> guard(mtx_);
+      auto it = std::find(attaches_.begin(), attaches_.end(), env.id);
+      if (it != attaches_.end()) {
+        attaches_.erase(it);
+        held = true;
+      }
+    }
+    session_info web;
+    web.session = "web";
+    web.state = "running";
+    if (held)
+      answer(env.id, agent_msg::result, to_json(web));
+  } else if (env.type == agent_msg::session_start
+             || env.type == agent_msg::session_stop) {
+    fail("already_exists", "a session named 'web' is already running");
   } else {
     fail("protocol", "unknown request type '" + env.type + "'");
   }

@@ -11,6 +11,10 @@
 //   exec sleep      -> held until a "signal" frame (exit 128+sig) or
 //                      release_sleepers() (exit 0)
 //   exec other      -> stderr line, exit 127
+//   session.list    -> one running session "web"
+//   session.attach  -> web: output "replayed\n", held until "detach";
+//                      others: error not_found
+//   session.start/stop -> error already_exists
 // Every request is recorded in arrival order. One thread, one connection at
 // a time; a closed connection goes back to accepting.
 
@@ -99,6 +103,7 @@ private:
   mutable std::condition_variable cv_;
   std::vector<agent_request> requests_;
   std::vector<std::uint64_t> sleepers_;
+  std::vector<std::uint64_t> attaches_; // held session.attach calls
   std::size_t connections_ = 0;
   bool silent_ = false;
   int unprovisioned_ = 0;

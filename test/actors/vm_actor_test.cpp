@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "services/timefmt.hpp"
+
 #include <caf/all.hpp>
 
 #include "actors/interfaces.hpp"
@@ -344,6 +346,32 @@ TEST_F(vm_actor_live, exec_reports_exit_code_and_output) {
   auto failed = w.exec("web", {"exit", "3"});
   ASSERT_TRUE(failed) << why(failed.error());
   EXPECT_EQ(failed->exit_code, 3);
+}
+
+TEST_F(vm_actor_live, session_list_goes_to_the_agent_and_gets_a_host_time) {
+  w.start();
+  ASSERT_TRUE(w.create("web"));
+  auto before = now_rfc3339();
+  auto list = live_world::await<session_list>(
+      w.self->request(w.manager, live_world::reply_timeout, atom::session_v,
+                      atom::list_v, std::string{"web"}));
+  ASSERT_TRUE(list) << why(list.error());
+  ASSERT_EQ(list->sessions.size(), 1u);
+  // The fake agent says it started 90 s ago: the host clock minus that.
+  auto& started = list->sessions[0].started_at;
+  ASSERT_EQ(started.size(), before.size()) << started;
+  EXPECT_LT(started, before);
+  auto none = live_world::await<session_list>(
+      w.self->request(w.manager, live_world::reply_timeout, atom::session_v,
+                      atom::list_v, std::string{"nope"}));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(error_code(none.error()), ec::not_found);
+  ASSERT_TRUE(w.stop("web"));
+  auto stopped = live_world::await<session_info>(w.self->request(
+      w.manager, live_world::reply_timeout, atom::session_v, atom::start_v,
+      std::string{"web"}, session_start_request{"", {}}));
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(error_code(stopped.error()), ec::bad_state) << why(stopped.error());
 }
 
 TEST_F(vm_actor_live, exec_queued_behind_stop_is_refused_as_bad_state) {

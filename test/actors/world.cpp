@@ -321,6 +321,23 @@ recording_manager(vm_manager_actor::pointer, std::shared_ptr<manager_log> log) {
       [](atom::ports, const std::string&) -> caf::result<agent_ports_reply> {
         return not_here();
       },
+      [](atom::session, atom::start, const std::string&,
+         session_start_request&) -> caf::result<session_info> {
+        return not_here();
+      },
+      [](atom::session, atom::list,
+         const std::string&) -> caf::result<session_list> {
+        return not_here();
+      },
+      [](atom::session, atom::stop, const std::string&,
+         session_stop_request&) -> caf::result<session_info> {
+        return not_here();
+      },
+      [](atom::session, atom::attach, const std::string&,
+         session_attach_request&, caf::actor,
+         std::uint64_t) -> caf::result<session_info> {
+        return not_here();
+      },
       [](atom::status) { return daemon_status{}; },
       [log](atom::updated, vm_info& info) {
         log->updates.push_back(std::move(info));

@@ -19,6 +19,11 @@ constexpr fuzz::entry family[] = {
     {"stdin", exercise<stdin_chunk>},
     {"signal", exercise<signal_request>},
     {"error", exercise<error_body>},
+    {"session.start", exercise<session_start_request>},
+    {"session.attach", exercise<session_attach_request>},
+    {"session.stop", exercise<session_stop_request>},
+    {"result:session", exercise<session_info>},
+    {"result:session.list", exercise<session_list>},
 };
 } // namespace
 

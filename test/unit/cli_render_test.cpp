@@ -1,3 +1,4 @@
+#include "cli/detach_keys.hpp"
 #include "cli/render.hpp"
 #include "services/process.hpp"
 
@@ -241,4 +242,31 @@ TEST(ShellQuote, ASheetOfAwkwardArgumentsSurvivesARealShell) {
 TEST(ShellQuote, EmptyArgumentStaysAnArgument) {
   EXPECT_EQ(banger::cli::shell_quote({"a", ""}), "'a' ''");
   EXPECT_EQ(banger::cli::shell_quote({"it's"}), "'it'\\''s'");
+}
+
+TEST(cli_session, state_text_says_how_it_ended) {
+  session_info s;
+  s.state = "running";
+  EXPECT_EQ(session_state_text(s), "running");
+  s.state = "exited";
+  s.exit_code = 3;
+  EXPECT_EQ(session_state_text(s), "exited 3");
+  s.signal = 15;
+  s.exit_code = 143;
+  EXPECT_EQ(session_state_text(s), "killed by SIGTERM");
+}
+
+TEST(cli_session, detach_keys_are_found_across_reads_and_never_forwarded) {
+  detach_keys k;
+  EXPECT_EQ(k.feed("ab\x10"), "ab"); // a Ctrl-P waits for the next byte
+  EXPECT_FALSE(k.detached());
+  EXPECT_EQ(k.feed("c"), "\x10" "c"); // not the sequence: both go on
+  EXPECT_EQ(k.feed("\x10\x10"), "\x10");
+  EXPECT_EQ(k.feed("\x11rest"), "");
+  EXPECT_TRUE(k.detached());
+  EXPECT_EQ(k.feed("more"), "");
+
+  detach_keys lone;
+  EXPECT_EQ(lone.feed("\x11q"), "\x11q"); // Ctrl-Q alone is just a byte
+  EXPECT_FALSE(lone.detached());
 }

@@ -367,6 +367,93 @@ TEST(WireFds, SendingToAPeerThatLeftIsAnErrorNotASignal) {
   EXPECT_TRUE(fds.empty());
 }
 
+TEST(WireCodecs, SessionMessagesRoundTrip) {
+  session_start_request start;
+  start.session = "build";
+  start.exec.argv = {"sh", "-c", "echo 'a b'"};
+  start.exec.env = {"K=V"};
+  start.exec.cwd = "/srv";
+  auto sb = round_trip(start);
+  EXPECT_EQ(sb.session, "build");
+  EXPECT_EQ(sb.exec.argv, start.exec.argv);
+  EXPECT_EQ(sb.exec.env, start.exec.env);
+  EXPECT_EQ(sb.exec.cwd, "/srv");
+  EXPECT_EQ(round_trip(session_start_request{"", start.exec}).session, "");
+
+  auto ab = round_trip(session_attach_request{"s1", false, true});
+  EXPECT_EQ(ab.session, "s1");
+  EXPECT_FALSE(ab.replay);
+  EXPECT_TRUE(ab.follow);
+  auto sd = decode<session_attach_request>(json::parse(R"({"session":"x"})"));
+  EXPECT_TRUE(sd.replay);
+  EXPECT_TRUE(sd.follow);
+  EXPECT_EQ(round_trip(session_stop_request{"s1", 10}).signal, 10);
+
+  session_info info;
+  info.session = "s1";
+  info.state = "exited";
+  info.pid = 42;
+  info.argv = {"sleep", "1"};
+  info.cwd = "/root";
+  info.age_ms = 1234;
+  info.started_at = "2026-11-29T00:00:00Z";
+  info.exit_code = 143;
+  info.signal = 15;
+  auto ib = round_trip(session_list{{info, info}}).sessions.at(1);
+  EXPECT_EQ(ib.session, "s1");
+  EXPECT_EQ(ib.state, "exited");
+  EXPECT_EQ(ib.pid, 42);
+  EXPECT_EQ(ib.argv, info.argv);
+  EXPECT_EQ(ib.cwd, "/root");
+  EXPECT_EQ(ib.age_ms, 1234u);
+  EXPECT_EQ(ib.started_at, info.started_at);
+  EXPECT_EQ(ib.exit_code, 143);
+  EXPECT_EQ(ib.signal, 15);
+
+  // The daemon's bodies: the agent's fields and the VM's name side by side.
+  vm_session<session_stop_request> vs{"box", {"s2", 9}};
+  auto j = to_json(vs);
+  EXPECT_EQ(j.at("name"), "box");
+  EXPECT_EQ(j.at("session"), "s2");
+  auto vb = round_trip(vs);
+  EXPECT_EQ(vb.name, "box");
+  EXPECT_EQ(vb.body.session, "s2");
+  EXPECT_EQ(vb.body.signal, 9);
+  auto va = round_trip(vm_session<session_start_request>{"box", start});
+  EXPECT_EQ(va.body.exec.argv, start.exec.argv);
+}
+
+TEST(WireCodecs, SessionMessagesAreStrict) {
+  EXPECT_THROW(decode<session_attach_request>(json::parse(R"({})")),
+               decode_error);
+  EXPECT_THROW(
+    decode<session_attach_request>(json::parse(R"({"session":"a","x":1})")),
+    decode_error);
+  EXPECT_THROW(decode<session_start_request>(
+                 json::parse(R"({"session":"a b","exec":{"argv":["x"]}})")),
+               decode_error);
+  EXPECT_THROW(decode<session_start_request>(
+                 json::parse(R"({"session":"-a","exec":{"argv":["x"]}})")),
+               decode_error);
+  EXPECT_THROW(decode<session_stop_request>(
+                 json::parse(R"({"session":"a","signal":65})")),
+               decode_error);
+  EXPECT_THROW(decode<session_info>(
+                 json::parse(R"({"session":"a","state":"paused"})")),
+               decode_error);
+  EXPECT_THROW(decode<vm_session<session_stop_request>>(
+                 json::parse(R"({"session":"a"})")),
+               decode_error);
+  EXPECT_THROW(decode<vm_session<session_stop_request>>(
+                 json::parse(R"({"name":1,"session":"a"})")),
+               decode_error);
+  EXPECT_THROW(decode<vm_session<session_stop_request>>(json::parse("[]")),
+               decode_error);
+  EXPECT_EQ(check_session_name("ok.name_1-x"), "");
+  EXPECT_NE(check_session_name(std::string(64, 'a')), "");
+  EXPECT_NE(check_session_name(""), "");
+}
+
 } // namespace
 } // namespace banger
 
