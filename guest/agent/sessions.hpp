@@ -97,7 +97,8 @@ struct guest_session {
 class session_table {
 public:
   /// Ended sessions kept for `session list` / `logs` (oldest go first).
-  static constexpr std::size_t max_ended = 32;
+  /// Each may hold up to its ring's 1 MiB: few, for small guests.
+  static constexpr std::size_t max_ended = 8;
 
   explicit session_table(std::size_t ring_bytes = 1u << 20)
     : ring_bytes_(ring_bytes) {
