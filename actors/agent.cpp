@@ -107,6 +107,22 @@ void probe(agent_actor_ptr self) {
       id, pending_call{pending_call::probe, {}, nullptr, 0});
 }
 
+/// Starts a streaming call (exec, session attach): the sink first learns
+/// where its stdin (and detach) go, before any output can arrive; the
+/// answer comes through the returned promise.
+caf::response_promise start_stream(agent_actor_ptr self, pending_call::kind_t kind,
+                                   const char* type, wire::json body,
+                                   const caf::actor& sink, std::uint64_t stream) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  self->send(sink, atom::started_v, stream, caf::actor_cast<caf::actor>(self), id);
+  auto rp = self->make_response_promise();
+  st.calls.emplace(id, pending_call{kind, rp, sink, stream});
+  // On a failed write, send_request fails every call, this one too.
+  send_request(self, type, std::move(body), id);
+  return rp;
+}
+
 /// Sends a request whose answer is delivered through a promise as is.
 template <class T>
 caf::result<T> call(agent_actor_ptr self, const char* type,
@@ -261,18 +277,10 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
     },
     [=](atom::exec, exec_spec& spec, caf::actor& sink,
         std::uint64_t stream) -> caf::result<exec_result> {
-      auto& st = self->state;
-      if (!st.broken.empty())
+      if (!self->state.broken.empty())
         return closed_error(self);
-      auto id = st.next_id++;
-      // The sink learns where to route stdin before any output can arrive.
-      self->send(sink, atom::started_v, stream,
-                 caf::actor_cast<caf::actor>(self), id);
-      auto rp = self->make_response_promise();
-      st.calls.emplace(id, pending_call{pending_call::exec, rp, sink, stream});
-      // On a failed write, send_request fails every call, this one too.
-      send_request(self, agent_msg::exec, to_json(spec), id);
-      return rp;
+      return start_stream(self, pending_call::exec, agent_msg::exec, to_json(spec),
+                          sink, stream);
     },
     [=](atom::input, std::uint64_t call, stdin_chunk& chunk) {
       if (self->state.calls.count(call) != 0)
@@ -297,18 +305,10 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
     },
     [=](atom::session, atom::attach, session_attach_request& req,
         caf::actor& sink, std::uint64_t stream) -> caf::result<session_info> {
-      auto& st = self->state;
-      if (!st.broken.empty())
+      if (!self->state.broken.empty())
         return closed_error(self);
-      auto id = st.next_id++;
-      // As for exec: the sink learns where stdin and detach go first.
-      self->send(sink, atom::started_v, stream,
-                 caf::actor_cast<caf::actor>(self), id);
-      auto rp = self->make_response_promise();
-      st.calls.emplace(id,
-                       pending_call{pending_call::attach, rp, sink, stream});
-      send_request(self, agent_msg::session_attach, to_json(req), id);
-      return rp;
+      return start_stream(self, pending_call::attach, agent_msg::session_attach,
+                          to_json(req), sink, stream);
     },
     [=](atom::detach, std::uint64_t call) {
       // The agent answers the attach with the session's info.
