@@ -25,7 +25,7 @@ expect_json "$show" 'd["state"]' running "vm show --json state"
 expect_json "$show" 'd["vcpu"]' 2 "vm show --json vcpu"
 expect_json "$show" 'd["memory_mib"]' 320 "vm show --json memory_mib"
 expect_json "$show" 'sorted(d)' \
-  '["boot_ms", "created_at", "dir", "disk_bytes", "id", "image", "ip", "kernel", "last_error", "mac", "memory_mib", "name", "nat", "pid", "started_at", "state", "vcpu"]' \
+  '["boot_ms", "created_at", "dir", "disk_bytes", "host_files", "id", "image", "ip", "kernel", "last_error", "mac", "memory_mib", "name", "nat", "pid", "root_disk_used", "stages", "started_at", "state", "vcpu", "work_disk_used"]' \
   "vm show --json fields"
 
 qpid=$(vm_qemu_pid box) || abort "no VMM pid for box: $qpid"

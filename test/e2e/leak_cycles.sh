@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # Leak check: N create/exec/delete cycles (N = $BANGER_LEAK_CYCLES, default
 # 100), P at a time in parallel ($BANGER_LEAK_PARALLEL, default 4, distinct
-# names). Under TCG on 2 cores 4 at once do ~15 cycles a minute (the boots
-# are CPU-bound): 100 cycles take 6.5-9 min, over the ~6 min this scenario
-# may add to CI, so CI (test/e2e/CMakeLists.txt) runs N = 48 (12 rounds of
-# 4: 182 s measured, 3.5 min with setup); run the full 100 with
-#   BANGER_LEAK_CYCLES=100 bash test/e2e/leak_cycles.sh   (as ctest would).
+# names). Under TCG on 2 cores the boots are CPU-bound: 48 cycles took 103 s
+# in a CI run on an idle host (100: about 3.5 min), 6.5-9 min for 100 on a
+# loaded one; CI runs the full 100 (TIMEOUT in test/e2e/CMakeLists.txt).
 # Before and after (after one
 # warm-up round, so that first-use allocations do not count) it records
 # bangerd's open fds (/proc/PID/fd), its RSS (VmRSS) and the number of files
