@@ -13,8 +13,35 @@
 #include "actors/socket_reader.hpp"
 #include "services/error.hpp"
 #include "services/log.hpp"
+#include "services/peer.hpp"
 
 namespace banger {
+
+namespace {
+
+/// Whether `client` may talk to this daemon: its owner (our uid) and root
+/// only. The socket's mode keeps others out already; this holds when a mode
+/// goes wrong or a descriptor leaks. A refused peer gets one error frame.
+bool admit(int client) {
+  auto peer = peer_of(client);
+  std::string why = peer ? check_peer_uid(*peer, {::getuid(), 0}, "the client")
+                         : error_message(peer.error());
+  if (why.empty())
+    return true;
+  log::warn("bridge", "refused a connection: {}", why);
+  wire::envelope env;
+  env.type = "error";
+  env.body = to_json(error_body{
+    "protocol",
+    "bangerd serves only its owner (uid " + std::to_string(::getuid())
+      + ") and root: " + why,
+    {}});
+  wire::write_all(client, wire::encode_frame(env));
+  ::close(client);
+  return false;
+}
+
+} // namespace
 
 caf::expected<std::unique_ptr<bridge>>
 bridge::listen(caf::actor_system& sys, const std::string& socket_path,
@@ -59,6 +86,8 @@ bridge::listen(caf::actor_system& sys, const std::string& socket_path,
           continue;
         return; // shut down
       }
+      if (!admit(client))
+        continue;
       auto conn = spawn_connection(sys, client, deps);
       std::lock_guard<std::mutex> guard(self->mtx_);
       // Forget connections that ended, keep the live ones for close().

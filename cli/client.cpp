@@ -7,10 +7,14 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "services/error.hpp"
+#include "services/peer.hpp"
 
 namespace banger::cli {
 
@@ -59,7 +63,28 @@ daemon_client::try_connect(const std::string& socket, std::string* why) {
     return fail(errno == ENAMETOOLONG
                   ? "the socket path is too long for a Unix socket"
                   : std::strerror(errno));
-  return daemon_client(fd, socket);
+  daemon_client client(fd, socket);
+  // Whoever listens there gets our requests (and their arguments): only a
+  // daemon of ours or root's. Root's CLI also trusts the owner of the
+  // socket's directory, the user its `daemon start` runs bangerd as.
+  auto peer = peer_of(fd);
+  if (!peer)
+    throw client_error("bangerd at " + socket + ": "
+                       + error_message(peer.error()));
+  uid_t dir_owner = ::getuid();
+  if (::getuid() == 0) {
+    struct stat st {};
+    auto dir = socket.substr(0, socket.rfind('/'));
+    if (::lstat(dir.empty() ? "/" : dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      dir_owner = st.st_uid;
+  }
+  if (auto why = check_peer_uid(*peer, {::getuid(), 0, dir_owner},
+                                "the daemon at " + socket);
+      !why.empty())
+    throw client_error(why + "; someone else may have planted that socket: "
+                             "remove it, or set XDG_RUNTIME_DIR to a "
+                             "directory only you can write");
+  return client;
 }
 
 daemon_client daemon_client::connect(const std::string& socket) {

@@ -8,8 +8,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "services/error.hpp"
+#include "services/peer.hpp"
 
 namespace banger {
 
@@ -70,6 +72,16 @@ caf::expected<wire::json> helper_client::call(const char* type, wire::json body,
     return make_error(ec::unavailable, "cannot connect to " + at + ": "
                                            + std::strerror(err) + "; " + hint);
   }
+  // Only root's helper (or our own uid's, which can do nothing we cannot)
+  // may hand us descriptors and answers: not one another user put there.
+  auto peer = peer_of(sock.get());
+  if (!peer)
+    return make_error(ec::unavailable, at + ": " + error_message(peer.error()));
+  if (auto why = check_peer_uid(*peer, {0, ::geteuid()}, at); !why.empty())
+    return make_error(ec::unavailable,
+                      why + "; a banger-helper must run as root: stop that "
+                            "process and start banger with `sudo banger "
+                            "daemon start`");
   // A helper that stopped reading must not hold us past the timeout.
   auto ms = timeout_.count();
   timeval tv{static_cast<time_t>(ms / 1000),
