@@ -49,7 +49,10 @@ std::string a_size(const std::string& value) {
 }
 
 daemon_client connect_daemon() {
-  return daemon_client::connect(resolve_paths().socket());
+  auto p = resolve_paths();
+  if (auto why = check_runtime_dir(p); !why.empty())
+    throw client_error(why);
+  return daemon_client::connect(p.socket());
 }
 
 const wire::json& result_of(const reply& r) {

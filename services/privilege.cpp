@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <vector>
 
 #include <fmt/format.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "services/error.hpp"
+#include "services/safe_dir.hpp"
 
 namespace banger {
 
@@ -65,33 +65,13 @@ caf::expected<user_entry> daemon_owner(const std::string& flag,
 }
 
 caf::expected<void> hand_over_dirs(const paths& p, const user_entry& owner) {
-  namespace fs = std::filesystem;
-  if (auto why = ensure_dirs(p); !why.empty())
-    return make_error(ec::unavailable, why);
-  for (const auto& top : {p.state_dir, p.runtime_dir}) {
-    auto own = [&](const fs::path& path) -> caf::expected<void> {
-      if (::lchown(path.c_str(), owner.uid, owner.gid) != 0)
-        return make_error(ec::unavailable,
-                          fmt::format("cannot give {} to {}: {}", path.string(),
-                                      owner.name, std::strerror(errno)));
-      return caf::unit;
-    };
-    if (auto ok = own(top); !ok)
+  if (auto why = check_runtime_dir(p); !why.empty())
+    return make_error(ec::invalid_argument, why);
+  // The top directories only, by descriptor: what lies in them is the
+  // owner's to create once root is gone.
+  for (const auto& top : {p.state_dir, p.runtime_dir})
+    if (auto ok = hand_over_dir(top, owner.uid, owner.gid); !ok)
       return ok;
-    std::error_code ec;
-    for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      if (it->path() == fs::path(p.helper_dir())) {
-        it.disable_recursion_pending(); // root's, for banger-helper
-        continue;
-      }
-      if (auto ok = own(it->path()); !ok)
-        return ok;
-    }
-    if (ec)
-      return make_error(ec::unavailable,
-                        fmt::format("cannot walk {}: {}", top, ec.message()));
-  }
   return caf::unit;
 }
 

@@ -29,9 +29,11 @@ caf::expected<user_entry> lookup_user(const std::string& name_or_uid);
 caf::expected<user_entry> daemon_owner(const std::string& flag,
                                        std::string* warning = nullptr);
 
-/// Gives `owner` banger's state and runtime directories and everything in
-/// them (lchown: symlinks are never followed), creating them first. Only
-/// banger's own directories: never their parents.
+/// Gives `owner` banger's state and runtime directories where an older
+/// banger left them root's (fchown through a descriptor opened without
+/// following symlinks; never what is in them, never their parents), after
+/// checking the /tmp runtime fallback (check_runtime_dir). Creates nothing:
+/// the owner creates what is missing once root is dropped (ensure_dirs).
 caf::expected<void> hand_over_dirs(const paths& p, const user_entry& owner);
 
 /// Becomes `owner` for good (supplementary groups, gid, uid; checked that
