@@ -15,11 +15,13 @@
 
 namespace banger {
 
-/// As root: starts banger-helper (next to bangerd) for `owner_uid` on
-/// `net.helper_socket`, unless one answers there already, and waits until
-/// it answers. Its output goes to p.helper_log(), its pid to
-/// p.helper_pid_file(). It outlives the daemon, like the VMs whose TAPs it
-/// manages.
+/// As root: starts banger-helper (next to bangerd; refused unless it is
+/// root's and writable by root alone) for `owner_uid` on `net.helper_socket`
+/// and waits until it answers. Socket, helper.log and helper.pid live in the
+/// socket's directory, which must be root's (created 0755 if missing). The
+/// helper ends when this process does (a pipe it watches closes), so each
+/// daemon start and stop leaves no helper behind; an earlier one still named
+/// by helper.pid is stopped first. VMs keep their TAPs meanwhile.
 caf::expected<void> ensure_helper(const paths& p, const network_settings& net,
                                   uid_t owner_uid);
 

@@ -5,7 +5,8 @@
 
 #include <csignal>
 #include <cstdio>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -17,9 +18,11 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "actors/bootstrap.hpp"
+#include "messages/wire.hpp"
 #include "actors/bridge.hpp"
 #include "actors/network.hpp"
 #include "actors/config.hpp"
@@ -39,6 +42,7 @@
 #include "services/store.hpp"
 #include "services/store_report.hpp"
 #include "services/units.hpp"
+#include "services/unique_fd.hpp"
 #include "services/vm_reconcile.hpp"
 
 namespace {
@@ -103,6 +107,11 @@ int main(int argc, char** argv) {
   app.add_option("--helper-socket", helper_socket,
                  "banger-helper's socket (default: helper.sock in the runtime "
                  "directory)");
+  std::string log_file;
+  app.add_option("--log-file", log_file,
+                 "Append the log to this file, opened only once root is "
+                 "dropped (default: stderr); `banger daemon start` passes "
+                 "bangerd.log in the state directory");
   app.add_flag("--no-network", no_network,
                "Run VMs without a network (no helper, bridge, TAPs or DNS)");
   app.add_option("--log-level", log_level, "debug, info, warn or error")
@@ -120,6 +129,8 @@ int main(int argc, char** argv) {
              "date or not),\n1 when the file is damaged, foreign, too new or "
              "unreadable.");
   CLI11_PARSE(app, argc, argv);
+  // Until --log-file takes over, stderr may be a pipe its reader has left.
+  std::signal(SIGPIPE, SIG_IGN);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -183,6 +194,13 @@ int main(int argc, char** argv) {
     // The privilege split: the helper keeps root, the daemon becomes the owner.
     if (!owner_warning.empty())
       log::warn("bangerd", "{}", owner_warning);
+    // Before touching any helper: a daemon of this instance still running
+    // keeps its own.
+    if (int probe = wire::connect_unix(paths.socket()); probe >= 0) {
+      ::close(probe);
+      return fail("another bangerd is already listening on " + paths.socket()
+                  + " (stop it with: banger daemon stop)");
+    }
     if (auto ok = hand_over_dirs(paths, *owner); !ok)
       return fail(error_message(ok.error()));
     if (!no_network)
@@ -195,6 +213,22 @@ int main(int argc, char** argv) {
 
   if (auto why = ensure_dirs(paths); !why.empty())
     return fail(why);
+  // Opened as the owner (root is gone by now), so a symlink or a root file
+  // put in its place gains nothing.
+  if (!log_file.empty()) {
+    unique_fd log_fd{::open(log_file.c_str(),
+                            O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                            0600)};
+    if (!log_fd.valid())
+      return fail("cannot open the log " + log_file + ": " + std::strerror(errno)
+                  + "; if it is a symlink or not yours, remove it");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    if (::dup2(log_fd.get(), STDOUT_FILENO) < 0
+        || ::dup2(log_fd.get(), STDERR_FILENO) < 0)
+      return fail(std::string("cannot redirect output to the log: ")
+                  + std::strerror(errno));
+  }
   network_state net_state;
   if (no_network) {
     net_state.note = "off: bangerd runs with --no-network";
@@ -320,8 +354,14 @@ int main(int argc, char** argv) {
     if (!br) {
       rc = fail(error_message(br.error()));
     } else {
-      if (std::ofstream pid(paths.pid_file()); pid)
-        pid << ::getpid() << "\n";
+      if (unique_fd pid{::open(paths.pid_file().c_str(),
+                               O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW
+                                 | O_CLOEXEC,
+                               0644)};
+          pid.valid()) {
+        auto text = std::to_string(::getpid()) + "\n";
+        [[maybe_unused]] auto n = ::write(pid.get(), text.data(), text.size());
+      }
       log::info("bangerd", "started (pid {}, state {}, {})", ::getpid(),
                 paths.state_dir, driver->accel_description());
       auto sig = signal_thread(shutdown_target, set);

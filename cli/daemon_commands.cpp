@@ -10,6 +10,8 @@
 #include <optional>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -21,6 +23,8 @@
 #include "services/paths.hpp"
 #include "services/privilege.hpp"
 #include "services/process.hpp"
+#include "services/safe_dir.hpp"
+#include "services/unique_fd.hpp"
 
 namespace banger::cli {
 
@@ -54,21 +58,37 @@ constexpr auto stop_timeout = 15s;
 constexpr auto poll_interval = 100ms;
 
 std::uintmax_t file_size_or_zero(const std::string& path) {
-  std::error_code ec;
-  auto n = std::filesystem::file_size(path, ec);
-  return ec ? 0 : n;
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+           ? static_cast<std::uintmax_t>(st.st_size)
+           : 0;
+}
+
+// What bangerd wrote to its stderr before it opened its log (as the owner,
+// after dropping root): read without blocking.
+void drain(int fd, std::string& into) {
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    if (into.size() < (64u << 10))
+      into.append(buf, static_cast<std::size_t>(n));
 }
 
 // The last `lines` lines of `path` written after byte `from`, without the
-// final newline.
+// final newline. Read only if it is a regular file of `owner` (we may be
+// root: a symlink to /etc/shadow in its place must print nothing).
 std::string log_tail(const std::string& path, std::uintmax_t from,
-                     std::size_t lines) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+                     std::size_t lines, uid_t owner) {
+  unique_fd fd{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)
+      || st.st_uid != owner)
     return "";
-  in.seekg(static_cast<std::streamoff>(from));
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
+  std::string text;
+  char buf[65536];
+  if (::lseek(fd.get(), static_cast<off_t>(from), SEEK_SET) < 0)
+    return "";
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
   auto pos = text.size();
   if (pos > 0 && text[pos - 1] == '\n')
     --pos;
@@ -116,7 +136,10 @@ int do_start(const start_opts& o) {
                       st->pid, p.socket()));
     return exit_ok;
   }
-  if (auto err = ensure_dirs(p); !err.empty())
+  // As root, nothing is created for the owner here: bangerd makes its
+  // directories and opens its log once it runs as the owner.
+  if (auto err = ::geteuid() == 0 ? check_runtime_dir(p) : ensure_dirs(p);
+      !err.empty())
     fail(err);
   if (!warning.empty())
     print_warning(warning);
@@ -124,32 +147,49 @@ int do_start(const start_opts& o) {
   if (::access(exe.c_str(), X_OK) != 0)
     fail(fmt::format("cannot run {}: {}; bangerd is expected next to banger",
                      exe, std::strerror(errno)));
+  if (::geteuid() == 0)
+    if (auto ok = check_root_executable(exe); !ok)
+      fail("will not run bangerd as root: " + error_message(ok.error()));
   auto log = p.daemon_log();
   auto log_start = file_size_or_zero(log);
+  // bangerd's stderr is a pipe to us until it opens its log itself.
+  int early[2];
+  if (::pipe2(early, O_CLOEXEC | O_NONBLOCK) != 0)
+    fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+  unique_fd early_read{early[0]};
+  unique_fd early_write{early[1]};
   spawn_options opts;
-  opts.stdout_path = log;
-  opts.stderr_path = log;
+  opts.output_fd = early_write.get();
   opts.cwd = "/";
-  std::vector<std::string> argv{exe};
+  std::vector<std::string> argv{exe, "--log-file=" + log};
   if (::geteuid() == 0)
     argv.push_back("--owner=" + std::to_string(owner->uid));
   argv.insert(argv.end(), o.passthrough.begin(), o.passthrough.end());
   auto pid = spawn_detached(argv, opts);
   if (!pid)
     fail("cannot start " + exe + ": " + error_message(pid.error()));
+  early_write.reset();
+  std::string early_text;
   auto deadline = clock::now() + start_timeout;
   for (;;) {
     std::string why;
+    drain(early_read.get(), early_text);
     if (auto st = query_status(p.socket(), &why)) {
       print(fmt::format("bangerd started (pid {}, {}); log: {}\n", st->pid,
                         st->accel.empty() ? "accel unknown" : st->accel, log));
       return exit_ok;
     }
     if (!pid_alive(*pid)) {
-      auto tail = log_tail(log, log_start, 20);
+      drain(early_read.get(), early_text);
+      while (!early_text.empty() && early_text.back() == '\n')
+        early_text.pop_back();
+      auto tail = log_tail(log, log_start, 20, owner->uid);
+      if (!early_text.empty() && !tail.empty())
+        early_text += "\n";
+      early_text += tail;
       fail(fmt::format("bangerd exited during startup; {}",
-                       tail.empty() ? "its log " + log + " is empty"
-                                    : "the end of " + log + ":\n" + tail));
+                       early_text.empty() ? "its log " + log + " is empty"
+                                          : "it said:\n" + early_text));
     }
     if (clock::now() >= deadline)
       fail(fmt::format("bangerd (pid {}) did not answer at {} within {}s ({}); "
@@ -162,6 +202,8 @@ int do_start(const start_opts& o) {
 
 int do_stop() {
   auto p = resolve_paths();
+  if (auto err = check_runtime_dir(p); !err.empty())
+    fail(err);
   std::string why;
   auto client = daemon_client::try_connect(p.socket(), &why);
   if (!client) {
@@ -208,6 +250,8 @@ int do_stop() {
 
 int do_status(bool json) {
   auto p = resolve_paths();
+  if (auto err = check_runtime_dir(p); !err.empty())
+    fail(err);
   std::string why;
   auto client = daemon_client::try_connect(p.socket(), &why);
   if (!client)

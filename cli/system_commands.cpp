@@ -20,6 +20,7 @@
 #include "services/paths.hpp"
 #include "services/privilege.hpp"
 #include "services/process.hpp"
+#include "services/safe_dir.hpp"
 #include "services/settings.hpp"
 #include "services/system_install.hpp"
 
@@ -214,6 +215,9 @@ int do_install(system_opts o) {
                        "banger-helper",
                        p.bin_dir, path));
   }
+  // systemd will run banger-helper as root: only a file root alone controls.
+  if (auto ok = check_root_executable(p.bin_dir + "/banger-helper"); !ok)
+    fail("--bin-dir " + p.bin_dir + ": " + error_message(ok.error()));
   // The helper needs the TAP prefix the daemon will use.
   settings conf;
   auto config_file = o.root + system_paths().config_file();

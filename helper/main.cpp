@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +29,10 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", opts.state_dir,
                  "banger's state directory (paths must lie under it)")
       ->capture_default_str();
+  app.add_option("--lifeline-fd", opts.lifeline_fd,
+                 "exit when this inherited descriptor (a pipe's read end) "
+                 "reports end of file: the daemon that started us is gone")
+      ->check(CLI::Range(3, 1023));
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("banger-helper"));
@@ -35,6 +40,13 @@ int main(int argc, char** argv) {
 
   if (auto why = check(opts)) {
     std::fprintf(stderr, "banger-helper: %s\n", why->c_str());
+    return 2;
+  }
+  if (opts.lifeline_fd >= 0 && ::fcntl(opts.lifeline_fd, F_GETFD) < 0) {
+    std::fprintf(stderr,
+                 "banger-helper: --lifeline-fd %d is not an open descriptor; "
+                 "leave the option out when starting the helper by hand\n",
+                 opts.lifeline_fd);
     return 2;
   }
   if (::geteuid() != 0)

@@ -15,6 +15,10 @@ struct options {
   /// Root under which path-taking operations (later: VMM sockets, loop
   /// devices) must lie. No current operation takes a path.
   std::string state_dir = "/var/lib/banger";
+  /// Read end of a pipe from whoever started us (a root `bangerd`): when it
+  /// reports end of file, that daemon is gone and so are we. -1: none (the
+  /// system unit's helper lives on its own).
+  int lifeline_fd = -1;
 };
 
 /// Nullopt when the options are usable, else a sentence saying which is not.

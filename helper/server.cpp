@@ -141,9 +141,14 @@ int server::run() {
   if (sig_fd < 0)
     throw failure("cannot create a signalfd");
   int exit_code = 0;
+  if (opts_.lifeline_fd >= 0)
+    ::fcntl(opts_.lifeline_fd, F_SETFD, FD_CLOEXEC);
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {sig_fd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    // -1 is ignored by poll: no lifeline, no slot.
+    pollfd fds[3] = {{listen_fd_, POLLIN, 0},
+                     {sig_fd, POLLIN, 0},
+                     {opts_.lifeline_fd, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR)
         continue;
       log::error(who_am_i, "poll failed: {}", std::strerror(errno));
@@ -155,6 +160,12 @@ int server::run() {
       if (::read(sig_fd, &info, sizeof(info)) > 0)
         log::info(who_am_i, "signal {} received, shutting down",
                   info.ssi_signo);
+      break;
+    }
+    if (fds[2].revents != 0) {
+      // Nothing is ever written: readable or hung up both mean its writer,
+      // the daemon that started us, has ended.
+      log::info(who_am_i, "the daemon that started us is gone, shutting down");
       break;
     }
     if (!(fds[0].revents & POLLIN))

@@ -560,14 +560,16 @@ caf::expected<std::int64_t> spawn_detached(const std::vector<std::string>& argv,
     return make_error(ec::internal, "cannot open /dev/null to start "
                                       + plan->program + ": " + errno_text(errno));
   int open_err = 0;
-  unique_fd out = open_output(opts.stdout_path, open_err);
+  unique_fd out = opts.output_fd >= 0
+                    ? unique_fd{::fcntl(opts.output_fd, F_DUPFD_CLOEXEC, 3)}
+                    : open_output(opts.stdout_path, open_err);
   if (!out.valid() || !lift_fd(out))
     return make_error(ec::internal, "cannot open " + opts.stdout_path
                                       + " for the output of " + plan->program
                                       + ": " + errno_text(open_err ? open_err : errno)
                                       + "; check the directory exists and is writable");
   unique_fd err_file;
-  if (opts.stderr_path != opts.stdout_path) {
+  if (opts.output_fd < 0 && opts.stderr_path != opts.stdout_path) {
     err_file = open_output(opts.stderr_path, open_err);
     if (!err_file.valid() || !lift_fd(err_file))
       return make_error(ec::internal, "cannot open " + opts.stderr_path

@@ -53,6 +53,9 @@ struct spawn_options {
   /// means /dev/null. The same path for both shares one file.
   std::string stdout_path;
   std::string stderr_path;
+  /// When set (>= 0): a descriptor the child's stdout and stderr both go to
+  /// instead of the paths (for files root opened without following paths).
+  int output_fd = -1;
   /// The child's working directory; empty keeps ours.
   std::string cwd;
   /// "KEY=VALUE" entries added to (or replacing in) our environment.
