@@ -18,6 +18,7 @@
 #include "cli/render.hpp"
 #include "messages/vm.hpp"
 #include "services/error.hpp"
+#include "services/names.hpp"
 #include "services/paths.hpp"
 #include "services/ssh_config.hpp"
 #include "services/unique_fd.hpp"
@@ -73,6 +74,11 @@ int do_ssh(const std::string& name, const std::vector<std::string>& command) {
   std::vector<std::string> args{"ssh", "-F", ssh_config_path(p)};
   if (command.empty() && ::isatty(STDIN_FILENO) != 0)
     args.push_back("-t");
+  // The name comes from the daemon's reply: checked before it reaches
+  // ssh's argv, and after "--" so that it can never be an option.
+  if (auto why = validate_vm_name(vm.name); !why.empty())
+    fail("bangerd replied with a VM name ssh must not get: " + why);
+  args.push_back("--");
   args.push_back(vm.name + ".vm");
   if (!command.empty()) {
     // ssh joins its arguments with spaces for the remote shell: quote each
