@@ -145,15 +145,13 @@ for stage in delete.after_vmm_kill delete.after_tap_release \
 done
 
 # -- banger-helper killed mid-create --------------------------------------------
-# The helper outlives daemons: stop both, then start a daemon (and so a new
-# helper) with the helper's pause point in its environment.
+# The helper ends with its daemon: stop it, then start a daemon (and so a
+# new helper) with the helper's pause point in its environment.
 pid=$(daemon_pid)
 expect_rc 0 banger daemon stop
 expect_daemon_exits "$pid"
-hpid=$(tr -dc 0-9 <"$XDG_RUNTIME_DIR/banger/helper/helper.pid")
-[[ $(proc_cmdline "$hpid") == *banger-helper* ]] || abort "helper pid file names '$hpid', not a banger-helper"
-kill -9 "$hpid"
-must expect_proc_gone "$hpid" "banger-helper after kill -9" 10
+hpid=$(tr -dc 0-9 <"$(helper_dir)/helper.pid")
+must expect_proc_gone "$hpid" "banger-helper after its daemon stopped" 10
 restart_daemon helper.after_nat_add
 : >"$PAUSE_FILE"
 timeout -k 5 120 "$BANGER_BIN_DIR/banger" vm create --name h --nat --memory 128 >"$VERB_OUT" 2>&1 &
@@ -161,7 +159,7 @@ vpid=$!
 wait_until 90 grep -q "^paused helper.after_nat_add " "$PAUSE_FILE" ||
   { kill "$vpid"; abort "the helper never paused ($(cat "$VERB_OUT"))"; }
 _e2e_record_pids
-hpid=$(tr -dc 0-9 <"$XDG_RUNTIME_DIR/banger/helper/helper.pid")
+hpid=$(tr -dc 0-9 <"$(helper_dir)/helper.pid")
 [[ $(proc_cmdline "$hpid") == *banger-helper* ]] || abort "helper pid file names '$hpid', not a banger-helper"
 kill -9 "$hpid"
 must expect_proc_gone "$hpid" "banger-helper after kill -9" 10

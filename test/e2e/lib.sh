@@ -145,6 +145,10 @@ e2e_instance() {
   fi
   local dir=$E2E_TMP/$name
   mkdir -p "$dir/state" "$dir/config/banger" "$dir/run"
+  # Root's directory for this instance's banger-helper (BANGER_ROOT_RUN_DIR,
+  # instead of /run/banger): root's alone, beside the owner's dirs.
+  mkdir -p "$E2E_TMP/rootrun-$name"
+  chmod 755 "$E2E_TMP/rootrun-$name"
   chmod 700 "$dir/run"
   # Each instance its own bridge, subnet and TAP names (never the product
   # defaults), all inside this scenario's network namespace.
@@ -193,7 +197,18 @@ e2e_use() {
   export XDG_STATE_HOME=$E2E_TMP/$name/state
   export XDG_CONFIG_HOME=$E2E_TMP/$name/config
   export XDG_RUNTIME_DIR=$E2E_TMP/$name/run
+  export BANGER_ROOT_RUN_DIR=$E2E_TMP/rootrun-$name
   E2E_CUR=$name
+}
+
+# helper_dir: the current instance's banger-helper directory (socket, pid
+# file, log), made by a root `daemon start`; empty if there is none yet.
+helper_dir() {
+  local d
+  for d in "$BANGER_ROOT_RUN_DIR"/helper-*; do
+    [[ -d $d ]] && echo "$d" && return 0
+  done
+  return 0
 }
 
 state_dir() { echo "$XDG_STATE_HOME/banger"; }
@@ -447,7 +462,7 @@ _e2e_record_pids() {
     [[ -n $pid ]] || continue
     grep -qx "$pid $id" "$E2E_TMP/vmm_pids" || echo "$pid $id" >>"$E2E_TMP/vmm_pids"
   done
-  f=$XDG_RUNTIME_DIR/banger/helper/helper.pid
+  f=$(helper_dir)/helper.pid
   if [[ -f $f ]]; then
     pid=$(tr -dc '0-9' <"$f" 2>/dev/null || true)
     [[ -z $pid ]] || grep -qx "$pid" "$E2E_TMP/helper_pids" || echo "$pid" >>"$E2E_TMP/helper_pids"
@@ -526,7 +541,7 @@ _e2e_dump_logs() {
     echo "---- [$inst] bangerd.log (tail) ----"
     tail -n 60 "$(state_dir)/bangerd.log" 2>/dev/null || echo "(none)"
     echo "---- [$inst] helper.log (tail) ----"
-    tail -n 30 "$(state_dir)/helper.log" 2>/dev/null || echo "(none)"
+    tail -n 30 "$(helper_dir)/helper.log" 2>/dev/null || echo "(none)"
     for f in "$(vms_dir)"/*/serial.log "$(vms_dir)"/*/qemu.log; do
       [[ -f $f ]] || continue
       echo "---- [$inst] $f (tail) ----"
@@ -592,7 +607,8 @@ e2e_teardown() {
       _e2e_kill_pid "$pid"
     fi
   done <"$E2E_TMP/daemon_pids"
-  # Helpers: by their pid files (they outlive daemons, like the VMs' TAPs).
+  # Helpers: by their pid files (they end with their daemons; this is the
+  # backstop).
   while read -r pid; do
     [[ -n $pid ]] || continue
     if proc_alive "$pid" && [[ $(proc_cmdline "$pid") == *banger-helper* ]]; then

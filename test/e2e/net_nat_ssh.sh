@@ -57,15 +57,20 @@ expect_rc 0 banger vm ssh natty -- true
 expect_rc 0 banger vm delete -f natty
 
 # The helper restarts (as after a crash); the daemon uses the new one.
-hpid=$(tr -dc '0-9' <"$XDG_RUNTIME_DIR/banger/helper/helper.pid")
+hdir=$(helper_dir)
+hpid=$(tr -dc '0-9' <"$hdir/helper.pid")
 mapfile -d '' -t hargv <"/proc/$hpid/cmdline"
 must expect_ne "${#hargv[@]}" 0 "helper command line"
+# Restarted by hand, it has no daemon's lifeline to watch.
+for i in "${!hargv[@]}"; do
+  [[ ${hargv[$i]} == --lifeline-fd ]] && unset 'hargv[i]' 'hargv[i+1]'
+done
 kill -TERM "$hpid"
 wait_until 10 proc_gone "$hpid" || fail "helper $hpid did not stop"
-"${hargv[@]}" >>"$(state_dir)/helper.log" 2>&1 &
+"${hargv[@]}" >>"$hdir/helper.log" 2>&1 &
 newpid=$!
 echo "$newpid" >>"$E2E_TMP/helper_pids"
-wait_until 10 test -S "$XDG_RUNTIME_DIR/banger/helper/helper.sock" || fail "restarted helper has no socket"
+wait_until 10 test -S "$hdir/helper.sock" || fail "restarted helper has no socket"
 expect_rc 0 banger vm run --rm --nat -- true
 expect_eq "$(nft list table ip banger 2>/dev/null | grep -c masquerade || true)" 0 "no rule after vm run --rm --nat"
 

@@ -252,6 +252,34 @@ TEST_F(system_install_cli, bad_inputs_are_refused_and_nothing_is_written) {
       << "a refused install left files behind";
 }
 
+// systemd runs banger-helper as root: a copy another user owns, or one the
+// group may write, would hand root to them. Refused, naming file and fix.
+TEST_F(system_install_cli, a_helper_root_does_not_own_alone_is_refused) {
+  test::temp_dir bin{"banger-bin"};
+  for (auto name : {"bangerd", "banger-helper"}) {
+    auto path = fs::path(bin.path()) / name;
+    std::ofstream(path) << "#!/bin/sh\nexit 0\n";
+    fs::permissions(path, fs::perms(0755));
+  }
+  auto helper = bin.path() + "/banger-helper";
+  ASSERT_EQ(::chown(helper.c_str(), uid_, gid_), 0);
+  auto r = banger({"system", "install", "--root", root_, "--owner", owner,
+                   "--bin-dir", bin.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(helper + " is owned by uid " + std::to_string(uid_)),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("install -o root"), std::string::npos) << r.err;
+  ASSERT_EQ(::chown(helper.c_str(), 0, 0), 0);
+  fs::permissions(helper, fs::perms(0775));
+  r = banger({"system", "install", "--root", root_, "--owner", owner,
+              "--bin-dir", bin.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("writable by group or others"), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fs::is_empty(root_)) << "a refused install left files behind";
+}
+
 TEST_F(system_install_cli, without_systemd_install_points_to_daemon_start) {
   if (fs::is_directory("/run/systemd/system"))
     GTEST_SKIP() << "this host runs systemd: the host-mode refusal cannot be "
