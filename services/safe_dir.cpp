@@ -116,24 +116,14 @@ caf::expected<opened_dir> open_root_dir(const std::string& path) {
   return walk(path, true, true);
 }
 
-caf::expected<std::pair<opened_dir, std::string>>
-open_parent_nofollow(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos || slash + 1 == path.size())
-    return make_error(ec::invalid_argument,
-                      fmt::format("{}: not a path to a file", path));
-  auto dir = open_dir_nofollow(slash == 0 ? "/" : path.substr(0, slash));
-  if (!dir)
-    return std::move(dir.error());
-  return std::pair{std::move(*dir), path.substr(slash + 1)};
-}
-
 caf::expected<void> hand_over_dir(const std::string& path, uid_t uid,
                                   gid_t gid) {
   auto dir = open_dir_nofollow(path);
-  if (!dir)
-    return error_code(dir.error()) == ec::not_found ? caf::expected<void>{}
-                                                    : std::move(dir.error());
+  if (!dir) {
+    if (error_code(dir.error()) == ec::not_found)
+      return caf::unit;
+    return std::move(dir.error());
+  }
   if (dir->st.st_uid == uid)
     return caf::unit;
   if (dir->st.st_uid != 0)

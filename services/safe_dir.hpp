@@ -39,11 +39,6 @@ caf::expected<opened_dir> open_root_dir(const std::string& path);
 caf::expected<void> hand_over_dir(const std::string& path, uid_t uid,
                                   gid_t gid);
 
-/// The directory and name of `path`'s last component, for openat; the
-/// directory opened with open_dir_nofollow.
-caf::expected<std::pair<opened_dir, std::string>>
-open_parent_nofollow(const std::string& path);
-
 /// Empty when root may run the program at `path`: a regular file owned by
 /// root, writable by nobody else, in directories that are root's alone (else
 /// anyone who can write one of them could swap what root runs). The error
