@@ -20,7 +20,9 @@ as_uid() {
 start_fake() {
   local u=$1 sock=$2
   shift 2
-  as_uid "$u" python3 "$E2E_TMP/att/trust_peer.py" serve "$sock" "$@" &
+  # setpriv execs python: $! is the server's pid, for teardown to kill.
+  setpriv --reuid="$u" --regid="$u" --clear-groups -- \
+    /usr/bin/python3 "$E2E_TMP/att/trust_peer.py" serve "$sock" "$@" </dev/null >/dev/null 2>&1 &
   e2e_track_pid $! trust_peer.py
   wait_until 10 test -S "$sock" || abort "fake peer on $sock did not start"
 }
@@ -57,7 +59,8 @@ expect_contains "$(cat "$(state_dir)/bangerd.log")" 'vm.list\n2030-01-01' "the t
 # -- the daemon refuses a third uid even when the socket's mode lets it in ---
 chmod 755 "$XDG_RUNTIME_DIR" "$XDG_RUNTIME_DIR/banger"
 chmod 777 "$(daemon_socket)"
-run as_uid "$VICTIM" python3 "$E2E_TMP/att/trust_peer.py" call "$(daemon_socket)" vm.list
+run setpriv --reuid="$VICTIM" --regid="$VICTIM" --clear-groups -- \
+  /usr/bin/python3 "$E2E_TMP/att/trust_peer.py" call "$(daemon_socket)" vm.list
 expect_contains "$OUT" "serves only its owner" "bangerd's answer to uid $VICTIM"
 expect_not_contains "$OUT" '"vms"' "bangerd's answer to uid $VICTIM"
 expect_contains "$(cat "$(state_dir)/bangerd.log")" "refused a connection" "bangerd.log"
