@@ -65,8 +65,14 @@ def serve(path, record, reply_name=None):
 def call(path, type_):
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
-    conn.sendall(frame({"v": 1, "id": 7, "type": type_, "body": {}}))
-    data = read_frame(conn)
+    try:
+        conn.sendall(frame({"v": 1, "id": 7, "type": type_, "body": {}}))
+    except OSError:
+        pass  # a refusing daemon may close first; its error frame is still there
+    try:
+        data = read_frame(conn)
+    except OSError:
+        data = None
     print(data.decode() if data is not None else "closed")
 
 
