@@ -53,7 +53,8 @@ expect_eq "$(stat -c '%U' "$(state_dir)/bangerd.log")" "$E2E_USER" "owner of ban
 forged='2030-01-01T00:00:00.000 error [bangerd] forged by a client'
 run python3 "$E2E_TMP/att/trust_peer.py" call "$(daemon_socket)" $'vm.list\n'"$forged"
 expect_contains "$OUT" '"type":"error"' "reply to a request type with a newline"
-expect_eq "$(grep -c "^$forged" "$(state_dir)/bangerd.log" || true)" 0 "forged lines in bangerd.log"
+expect_eq "$(awk -v f="$forged" 'index($0, f) == 1' "$(state_dir)/bangerd.log" | wc -l)" 0 \
+  "forged lines in bangerd.log"
 expect_contains "$(cat "$(state_dir)/bangerd.log")" 'vm.list\n2030-01-01' "the type, escaped, in bangerd.log"
 
 # -- the daemon refuses a third uid even when the socket's mode lets it in ---
