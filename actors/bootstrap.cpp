@@ -49,9 +49,12 @@ caf::expected<void> ensure_helper(const paths& p, const network_settings& net,
   opts.stdout_path = p.helper_log();
   opts.stderr_path = p.helper_log();
   opts.cwd = "/";
+  // Root's network policy travels on the helper's command line: the owner's
+  // requests can only refer to this bridge and subnet.
   auto pid = spawn_detached({exe, "--socket", net.helper_socket, "--owner-uid",
                              std::to_string(owner_uid), "--tap-prefix",
-                             net.tap_prefix, "--state-dir", p.state_dir},
+                             net.tap_prefix, "--state-dir", p.state_dir,
+                             "--bridge", net.bridge, "--subnet", net.subnet},
                             opts);
   if (!pid)
     return make_error(ec::unavailable, "cannot start banger-helper (" + exe

@@ -214,12 +214,14 @@ int do_install(system_opts o) {
                        "banger-helper",
                        p.bin_dir, path));
   }
-  // The helper needs the TAP prefix the daemon will use.
+  // The helper needs the TAP prefix, bridge and subnet the daemon will use.
   settings conf;
   auto config_file = o.root + system_paths().config_file();
   if (auto ok = load_settings(config_file, conf); !ok)
     fail(error_message(ok.error()));
   p.tap_prefix = conf.network.tap_prefix;
+  p.bridge = conf.network.bridge;
+  p.subnet = conf.network.subnet;
 
   auto marker = system_install_marker(o.root);
   if (auto old = read_install_marker(marker); old && old->owner != p.owner)

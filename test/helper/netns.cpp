@@ -1,5 +1,6 @@
 #include "test/helper/netns.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -52,6 +53,15 @@ void helper_netns::start_helper(std::vector<std::string> extra,
   std::vector<std::string> args = {
       BANGER_HELPER_BIN,         "--socket",    socket_, "--owner-uid",
       std::to_string(owner_uid), "--state-dir", dir_};
+  // Root's network policy for the tests: one bridge and subnet, unless the
+  // test gives its own.
+  auto given = [&](const char* flag) {
+    return std::find(extra.begin(), extra.end(), flag) != extra.end();
+  };
+  if (!given("--bridge"))
+    args.insert(args.end(), {"--bridge", test_bridge});
+  if (!given("--subnet"))
+    args.insert(args.end(), {"--subnet", test_subnet});
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.begin(), wrapper.begin(), wrapper.end());
   auto log = dir_ + "/helper.log";
