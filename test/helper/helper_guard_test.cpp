@@ -90,37 +90,36 @@ std::uint16_t ip_checksum(const std::uint8_t* p, std::size_t n) {
 std::string udp_frame(const mac& src, const mac& dst, const char* src_ip,
                       const char* dst_ip, std::uint16_t dport,
                       const std::string& payload) {
-  std::vector<std::uint8_t> f(14 + 20 + 8 + payload.size());
-  std::memcpy(&f[0], dst.data(), 6);
-  std::memcpy(&f[6], src.data(), 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  auto* ip = &f[14];
+  std::array<std::uint8_t, 20> ip{};
   auto total = static_cast<std::uint16_t>(20 + 8 + payload.size());
   ip[0] = 0x45;
-  ip[2] = total >> 8;
-  ip[3] = total & 0xff;
+  ip[2] = static_cast<std::uint8_t>(total >> 8);
+  ip[3] = static_cast<std::uint8_t>(total & 0xff);
   ip[6] = 0x40; // don't fragment
   ip[8] = 64;
   ip[9] = 17; // UDP
   in_addr a{};
   ::inet_pton(AF_INET, src_ip, &a);
-  std::memcpy(&ip[12], &a, 4);
+  std::memcpy(ip.data() + 12, &a, 4);
   ::inet_pton(AF_INET, dst_ip, &a);
-  std::memcpy(&ip[16], &a, 4);
-  auto sum = ip_checksum(ip, 20);
-  ip[10] = sum >> 8;
-  ip[11] = sum & 0xff;
-  auto* udp = &f[34];
-  udp[0] = 0x30; // source port 12345
-  udp[1] = 0x39;
-  udp[2] = dport >> 8;
-  udp[3] = dport & 0xff;
+  std::memcpy(ip.data() + 16, &a, 4);
+  auto sum = ip_checksum(ip.data(), ip.size());
+  ip[10] = static_cast<std::uint8_t>(sum >> 8);
+  ip[11] = static_cast<std::uint8_t>(sum & 0xff);
   auto ulen = static_cast<std::uint16_t>(8 + payload.size());
-  udp[4] = ulen >> 8;
-  udp[5] = ulen & 0xff;
-  std::memcpy(&udp[8], payload.data(), payload.size());
-  return std::string(f.begin(), f.end());
+  std::array<std::uint8_t, 8> udp = {0x30,
+                                     0x39, // source port 12345
+                                     static_cast<std::uint8_t>(dport >> 8),
+                                     static_cast<std::uint8_t>(dport & 0xff),
+                                     static_cast<std::uint8_t>(ulen >> 8),
+                                     static_cast<std::uint8_t>(ulen & 0xff),
+                                     0,
+                                     0};
+  auto bytes = [](const auto& x) {
+    return std::string(reinterpret_cast<const char*>(x.data()), x.size());
+  };
+  return bytes(dst) + bytes(src) + std::string("\x08\x00", 2) + bytes(ip)
+         + bytes(udp) + payload;
 }
 
 mac hwaddr(const std::string& ifname) {
@@ -327,7 +326,6 @@ protected:
     nl.set_up(nl.find("lo")->index);
     c_.emplace(socket_);
     ok(c().ensure_bridge({"bgtest0", "10.77.0.1/24"}));
-    bridge_mac_ = hwaddr("bgtest0");
   }
   helper_client& c() { return *c_; }
 
@@ -344,8 +342,10 @@ protected:
         << std::strerror(errno);
   }
 
+  /// The bridge's MAC now: it follows its ports' until set.
+  mac bridge_mac() { return hwaddr("bgtest0"); }
+
   std::optional<helper_client> c_;
-  mac bridge_mac_{};
 };
 
 TEST_F(HelperGuard, AGuestSendsOnlyFromItsOwnAddressAndMac) {
@@ -353,7 +353,7 @@ TEST_F(HelperGuard, AGuestSendsOnlyFromItsOwnAddressAndMac) {
   auto b = guest("bgtap1", "10.77.0.3", mac_b_text); // the --no-nat one
   auto dns = ok(c().bind_dns("10.77.0.1", 53));
   auto to_dns = [&](const mac& src, const char* ip, const std::string& what) {
-    return udp_frame(src, bridge_mac_, ip, "10.77.0.1", 53, what);
+    return udp_frame(src, bridge_mac(), ip, "10.77.0.1", 53, what);
   };
   // The attacks, from guest b: a's address, a's MAC, both, and an address
   // outside the subnet. Then b as itself, which must be the first to arrive.
@@ -388,10 +388,10 @@ TEST_F(HelperGuard, GuestsReachTheHostOnlyOnTheBridgesDnsPort) {
   // A host service listening on every address (like sshd on 0.0.0.0).
   auto service = udp_listener("0.0.0.0", 9999);
   ASSERT_TRUE(service.valid()) << std::strerror(errno);
-  send(a.get(), udp_frame(mac_a, bridge_mac_, "10.77.0.2", "10.77.0.1", 9999,
+  send(a.get(), udp_frame(mac_a, bridge_mac(), "10.77.0.2", "10.77.0.1", 9999,
                           "to the service"));
   send(a.get(),
-       udp_frame(mac_a, bridge_mac_, "10.77.0.2", "10.77.0.1", 53, "to dns"));
+       udp_frame(mac_a, bridge_mac(), "10.77.0.2", "10.77.0.1", 53, "to dns"));
   auto got = next_datagram(dns.get(), std::chrono::seconds(5));
   ASSERT_TRUE(got) << "DNS on the bridge must stay reachable";
   EXPECT_EQ(*got, "to dns");
