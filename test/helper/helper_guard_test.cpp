@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -227,6 +228,10 @@ TEST_F(HelperPolicy, ConcurrentClientsAreCapped) {
             helper_msg::result);
   raw_client third(socket_);
   ASSERT_TRUE(third.connected());
+  // Without a cap the helper serves it and says nothing: do not wait forever.
+  pollfd p{third.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1)
+      << "no answer within 10 s to a connection beyond the cap";
   auto env = third.read();
   ASSERT_TRUE(env) << "no answer to a connection beyond the cap";
   EXPECT_EQ(env->type, helper_msg::error);
@@ -253,9 +258,10 @@ protected:
   /// Starts the helper expecting a refusal; returns its stderr.
   std::string refused_start(const std::vector<std::string>& extra) {
     auto log = dir_ + "/start.log";
-    std::vector<std::string> args = {BANGER_HELPER_BIN, "--socket",
-                                     dir_ + "/helper.sock", "--owner-uid",
-                                     std::to_string(owner_uid)};
+    const char* bin = std::getenv("BANGER_TEST_HELPER_BIN");
+    std::vector<std::string> args = {
+        bin != nullptr && *bin != '\0' ? bin : BANGER_HELPER_BIN, "--socket",
+        dir_ + "/helper.sock", "--owner-uid", std::to_string(owner_uid)};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -332,7 +338,11 @@ protected:
   /// A TAP bound to ip/mac, and its queue (what QEMU would hold).
   unique_fd guest(const std::string& tap, const char* ip, const char* mac) {
     ok(c().create_tap({tap, owner_uid, "bgtest0"}));
-    EXPECT_TRUE(ok(c().bind_tap({tap, ip, mac})).changed);
+    // Not fatal: against a helper without bindings the frames below still
+    // show what a guest could do.
+    auto bound = c().bind_tap({tap, ip, mac});
+    EXPECT_TRUE(bound && bound->changed)
+        << (bound ? "unchanged" : error_message(bound.error()));
     return ok(c().open_tap(tap));
   }
 
