@@ -14,7 +14,7 @@ net=$(instance_net_prefix)
 br=$(instance_bridge)
 gw=${net}1
 must expect_rc 0 banger vm create --name natg --nat
-must expect_rc 0 banger vm create --name plain --no-nat
+must expect_rc 0 banger vm create --name plain # no NAT (the default)
 ip_n=$(vm_field natg 'd["ip"]')
 ip_p=$(vm_field plain 'd["ip"]')
 mac_p=$(vm_field plain 'd["mac"]')
