@@ -151,8 +151,14 @@ void nft::ensure_guard(const std::string& bridge, ipv4 addr,
       {match("==", meta("iifname"), tap_prefix + "*"), verdict("drop")}, tag)});
   // The comment names the bridge only: compare the whole rules to notice a
   // changed address or prefix.
-  auto present_host = tagged("inet", tag);
-  auto present_taps = tagged("bridge", tag);
+  // Exactly this bridge's ("banger:bridge bge1" is a prefix of "... bge10").
+  auto exact = [&](std::vector<tagged_rule> rules) {
+    std::erase_if(rules,
+                  [&](const tagged_rule& r) { return r.comment != tag; });
+    return rules;
+  };
+  auto present_host = exact(tagged("inet", tag));
+  auto present_taps = exact(tagged("bridge", tag));
   auto same = [&](const char* family, const std::vector<tagged_rule>& have,
                   const json& want) {
     if (have.size() != want.size())
