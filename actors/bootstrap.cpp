@@ -98,9 +98,12 @@ caf::expected<void> ensure_helper(const paths& p, const network_settings& net,
   opts.output_fd = log.get();
   opts.cwd = "/";
   opts.pass_fds = {{life_read.get(), 3}};
+  // Root's network policy travels on the helper's command line: the owner's
+  // requests can only refer to this bridge and subnet.
   auto pid = spawn_detached({exe, "--socket", net.helper_socket, "--owner-uid",
                              std::to_string(owner_uid), "--tap-prefix",
                              net.tap_prefix, "--state-dir", p.state_dir,
+                             "--bridge", net.bridge, "--subnet", net.subnet,
                              "--lifeline-fd", "3"},
                             opts);
   if (!pid)

@@ -55,6 +55,13 @@ helper_actor::behavior_type helper_impl(helper_actor::pointer,
         return logged("delete TAP", name, r.error());
       return r->deleted;
     },
+    [=](atom::guard, atom::tap, const std::string& name, const std::string& ip,
+        const std::string& mac) -> caf::result<bool> {
+      auto r = client->bind_tap({name, ip, mac});
+      if (!r)
+        return logged("bind TAP", name, r.error());
+      return r->changed;
+    },
     [=](atom::list, atom::tap) -> caf::result<std::vector<std::string>> {
       auto r = client->list();
       if (!r)

@@ -44,6 +44,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(banger_net, caf::id_block::banger_dns::end)
   CAF_ADD_ATOM(banger_net, banger::atom, lease, "lease")
   CAF_ADD_ATOM(banger_net, banger::atom, release, "release")
   CAF_ADD_ATOM(banger_net, banger::atom, reconcile, "reconcile")
+  CAF_ADD_ATOM(banger_net, banger::atom, guard, "guard")
 CAF_END_TYPE_ID_BLOCK(banger_net)
 
 namespace banger {
@@ -54,6 +55,10 @@ using helper_actor = caf::typed_actor<
   caf::replies_to<atom::create, atom::tap, std::string>::with<tap_lease>,
   /// Deletes a TAP banger-helper made; a missing one is fine.
   caf::replies_to<atom::del, atom::tap, std::string>::with<bool>,
+  /// Binds TAP `name` to its guest's IP and MAC: frames from it with
+  /// another source are dropped (anti-spoofing).
+  caf::replies_to<atom::guard, atom::tap, std::string, std::string,
+                  std::string>::with<bool>,
   /// Every TAP banger-helper manages.
   caf::replies_to<atom::list, atom::tap>::with<std::vector<std::string>>,
   /// Adds (true) or removes (false) the masquerade rule of a guest address.

@@ -159,13 +159,23 @@ void attach_network(self_ptr self, vm_launch_spec spec,
         spec.extra_cmdline.push_back("banger.mac=" + st.rec.info.mac);
         if (!net.dns_server.empty())
           spec.extra_cmdline.push_back("banger.dns=" + net.dns_server);
-        if (!st.rec.info.nat) {
-          then(std::move(spec));
-          return;
-        }
-        self->request(net.helper, caf::infinite, atom::nat_v, st.rec.info.ip,
-                      true)
-          .then([=](bool) mutable { then(std::move(spec)); },
+        auto add_nat = [=](vm_launch_spec spec) mutable {
+          if (!self->state.rec.info.nat) {
+            then(std::move(spec));
+            return;
+          }
+          self->request(net.helper, caf::infinite, atom::nat_v,
+                        self->state.rec.info.ip, true)
+            .then([=](bool) mutable { then(std::move(spec)); },
+                  [=](caf::error& err) mutable {
+                    ::close(spec.tap_fd);
+                    fail(err);
+                  });
+        };
+        // The TAP forwards nothing until bound to this guest's IP and MAC.
+        self->request(net.helper, caf::infinite, atom::guard_v, atom::tap_v,
+                      lease.name, st.rec.info.ip, st.rec.info.mac)
+          .then([=](bool) mutable { add_nat(std::move(spec)); },
                 [=](caf::error& err) mutable {
                   ::close(spec.tap_fd);
                   fail(err);

@@ -218,12 +218,14 @@ int do_install(system_opts o) {
   // systemd will run banger-helper as root: only a file root alone controls.
   if (auto ok = check_root_executable(p.bin_dir + "/banger-helper"); !ok)
     fail("--bin-dir " + p.bin_dir + ": " + error_message(ok.error()));
-  // The helper needs the TAP prefix the daemon will use.
+  // The helper needs the TAP prefix, bridge and subnet the daemon will use.
   settings conf;
   auto config_file = o.root + system_paths().config_file();
   if (auto ok = load_settings(config_file, conf); !ok)
     fail(error_message(ok.error()));
   p.tap_prefix = conf.network.tap_prefix;
+  p.bridge = conf.network.bridge;
+  p.subnet = conf.network.subnet;
 
   auto marker = system_install_marker(o.root);
   if (auto old = read_install_marker(marker); old && old->owner != p.owner)

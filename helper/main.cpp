@@ -33,6 +33,20 @@ int main(int argc, char** argv) {
                  "exit when this inherited descriptor (a pipe's read end) "
                  "reports end of file: the daemon that started us is gone")
       ->check(CLI::Range(3, 1023));
+  app.add_option("--bridge", opts.bridge,
+                 "the one bridge the helper makes (root's setting: clients "
+                 "only refer to it)")
+      ->capture_default_str();
+  app.add_option("--subnet", opts.subnet,
+                 "the guests' IPv4 network; the bridge takes its first host "
+                 "address and the .vm DNS port 53 of it. Refused at start if "
+                 "it overlaps a route or address of the host")
+      ->capture_default_str();
+  app.add_option("--max-taps", opts.max_taps, "how many TAPs may exist at once")
+      ->capture_default_str();
+  app.add_option("--max-clients", opts.max_clients,
+                 "how many connections are served at once")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("banger-helper"));
@@ -55,6 +69,7 @@ int main(int argc, char** argv) {
   try {
     server::block_signals();
     server srv(opts);
+    srv.prepare();
     srv.bind();
     return srv.run();
   } catch (const std::exception& e) {

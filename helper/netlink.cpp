@@ -11,6 +11,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/route.h>
 
 #include "helper/error.hpp"
 
@@ -119,22 +120,53 @@ std::vector<link_info> netlink::links() {
 }
 
 std::vector<ipv4_cidr> netlink::addresses(int ifindex) {
+  std::vector<ipv4_cidr> out;
+  for (auto& a : all_addresses())
+    if (a.ifindex == ifindex)
+      out.push_back(a.cidr);
+  return out;
+}
+
+std::vector<route_info> netlink::routes() {
+  cache_ptr cache;
+  if (int err = rtnl_route_alloc_cache(sock_, AF_INET, 0, &cache.c); err < 0)
+    fail("cannot list routes", err);
+  std::vector<route_info> out;
+  for (auto o = nl_cache_get_first(cache.c); o; o = nl_cache_get_next(o)) {
+    auto r = reinterpret_cast<rtnl_route*>(o);
+    route_info info;
+    info.table = rtnl_route_get_table(r);
+    auto dst = rtnl_route_get_dst(r);
+    if (dst != nullptr && nl_addr_get_len(dst) == 4) {
+      std::uint32_t be;
+      std::memcpy(&be, nl_addr_get_binary_addr(dst), 4);
+      info.dst = {ipv4{ntohl(be)},
+                  static_cast<std::uint8_t>(nl_addr_get_prefixlen(dst))};
+    }
+    if (rtnl_route_get_nnexthops(r) == 1)
+      info.oif = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
+    out.push_back(info);
+  }
+  return out;
+}
+
+std::vector<addr_info> netlink::all_addresses() {
   cache_ptr cache;
   if (int err = rtnl_addr_alloc_cache(sock_, &cache.c); err < 0)
     fail("cannot list addresses", err);
-  std::vector<ipv4_cidr> out;
+  std::vector<addr_info> out;
   for (auto o = nl_cache_get_first(cache.c); o; o = nl_cache_get_next(o)) {
     auto a = reinterpret_cast<rtnl_addr*>(o);
-    if (rtnl_addr_get_ifindex(a) != ifindex
-        || rtnl_addr_get_family(a) != AF_INET)
+    if (rtnl_addr_get_family(a) != AF_INET)
       continue;
     auto local = rtnl_addr_get_local(a);
     if (local == nullptr || nl_addr_get_len(local) != 4)
       continue;
     std::uint32_t be;
     std::memcpy(&be, nl_addr_get_binary_addr(local), 4);
-    out.push_back({ipv4{ntohl(be)},
-                   static_cast<std::uint8_t>(rtnl_addr_get_prefixlen(a))});
+    out.push_back({rtnl_addr_get_ifindex(a),
+                   {ipv4{ntohl(be)},
+                    static_cast<std::uint8_t>(rtnl_addr_get_prefixlen(a))}});
   }
   return out;
 }

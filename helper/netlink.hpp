@@ -33,6 +33,19 @@ struct tun_info {
   bool persist = false;
 };
 
+/// One IPv4 route of any table: its destination and output interface.
+struct route_info {
+  ipv4_cidr dst; // 0.0.0.0/0 for a default route
+  int oif = 0;   // 0 when it has no single output interface
+  std::uint32_t table = 0;
+};
+
+/// One IPv4 address of any link.
+struct addr_info {
+  int ifindex = 0;
+  ipv4_cidr cidr;
+};
+
 class netlink {
 public:
   netlink();
@@ -43,6 +56,10 @@ public:
   std::optional<link_info> find(const std::string& name);
   std::vector<link_info> links();
   std::vector<ipv4_cidr> addresses(int ifindex);
+  /// Every IPv4 address of every link.
+  std::vector<addr_info> all_addresses();
+  /// Every IPv4 route of every table (main, local, policy tables).
+  std::vector<route_info> routes();
   std::optional<tun_info> tun(int ifindex);
 
   /// Creates a bridge (fails if the name exists).

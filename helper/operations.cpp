@@ -85,12 +85,77 @@ json operations::dispatch(const wire::envelope& req, unique_fd& fd) {
     return to_json(open_tap(decode<helper_open_tap>(req.body), fd));
   if (t == helper_msg::bind_dns)
     return to_json(bind_dns(decode<helper_bind_dns>(req.body), fd));
+  if (t == helper_msg::bind_tap)
+    return to_json(bind_tap(decode<helper_bind_tap>(req.body)));
   throw op_error(helper_code::protocol,
                  "unknown message type " + q(t)
                      + ": banger-helper accepts helper.ensure_bridge, "
                        "helper.create_tap, helper.delete_tap, helper.add_nat, "
-                       "helper.remove_nat, helper.list, helper.open_tap and "
-                       "helper.bind_dns");
+                       "helper.remove_nat, helper.list, helper.open_tap, "
+                       "helper.bind_dns and helper.bind_tap");
+}
+
+void operations::require_own_bridge_name(const std::string& name) {
+  if (name != opts_.bridge)
+    throw op_error(helper_code::invalid_argument,
+                   "bridge " + q(name) + " is not banger-helper's bridge "
+                       + q(opts_.bridge)
+                       + ": root sets the bridge on the helper's command line "
+                         "(--bridge, from its unit or `sudo banger daemon "
+                         "start`); use that name, or restart the helper with "
+                         "another");
+}
+
+void operations::check_subnet_free() {
+  ipv4_cidr net{ipv4{opts_.bridge_cidr.addr.value & opts_.bridge_cidr.mask()},
+                opts_.bridge_cidr.prefix};
+  auto links = nl_.links();
+  int own = 0;
+  auto name_of = [&](int index) {
+    for (auto& l : links)
+      if (l.index == index)
+        return l.name;
+    return "link " + std::to_string(index);
+  };
+  for (auto& l : links)
+    if (l.name == opts_.bridge && l.kind == "bridge" && l.alias == bridge_mark)
+      own = l.index;
+  auto refuse = [&](const std::string& what) {
+    throw op_error(helper_code::invalid_argument,
+                   "subnet " + to_string(net) + " overlaps " + what
+                       + " already on this host: guests there could capture "
+                         "its traffic; choose a free subnet (--subnet, "
+                         "config.toml [network] subnet)");
+  };
+  for (auto& a : nl_.all_addresses())
+    if (a.ifindex != own && overlaps(a.cidr, net))
+      refuse("address " + to_string(a.cidr) + " of " + q(name_of(a.ifindex)));
+  for (auto& r : nl_.routes()) {
+    // The default route covers everything; only specific routes conflict.
+    if (r.dst.prefix == 0 || (own != 0 && r.oif == own))
+      continue;
+    if (overlaps(r.dst, net))
+      refuse("route " + to_string(r.dst)
+             + (r.oif ? " (dev " + name_of(r.oif) + ")" : std::string())
+             + " in table " + std::to_string(r.table));
+  }
+}
+
+void operations::drop_stale_bindings() {
+  for (auto& b : nft_.bindings())
+    if (!nl_.find(b.tap)) {
+      nft_.unbind_tap(b.tap);
+      log::info(who_am_i, "removed the binding of TAP {} (gone)", b.tap);
+    }
+}
+
+void operations::start() {
+  std::lock_guard guard(mutex_);
+  check_subnet_free();
+  drop_stale_bindings();
+  auto br = nl_.find(opts_.bridge);
+  if (br && br->kind == "bridge" && br->alias == bridge_mark)
+    nft_.ensure_guard(opts_.bridge, opts_.bridge_cidr.addr, opts_.tap_prefix);
 }
 
 link_info operations::own_bridge(const std::string& name) {
@@ -117,7 +182,17 @@ operations::ensure_bridge(const helper_ensure_bridge& req) {
     throw op_error(helper_code::invalid_argument,
                    "bridge name " + q(req.name) + " starts with the TAP prefix "
                        + q(opts_.tap_prefix) + ": pick another bridge name");
+  require_own_bridge_name(req.name);
   auto cidr = *parse_ipv4_cidr(req.cidr);
+  if (!(cidr.addr == opts_.bridge_cidr.addr)
+      || cidr.prefix != opts_.bridge_cidr.prefix)
+    throw op_error(helper_code::invalid_argument,
+                   "bridge address " + q(req.cidr) + " is not banger-helper's "
+                       + q(to_string(opts_.bridge_cidr))
+                       + ": root sets the subnet on the helper's command line "
+                         "(--subnet, from its unit or `sudo banger daemon "
+                         "start`); configure the same subnet, or restart the "
+                         "helper with another");
   helper_ensure_bridge_reply reply{req.name, to_string(cidr), false};
   auto br = nl_.find(req.name);
   if (br && (br->kind != "bridge" || br->alias != bridge_mark))
@@ -128,6 +203,8 @@ operations::ensure_bridge(const helper_ensure_bridge& req) {
                        + bridge_mark
                        + "' alias): the helper leaves it alone; configure "
                          "another bridge name, or delete the link yourself");
+  // Routes and addresses may have changed since start.
+  check_subnet_free();
   if (!br) {
     nl_.create_bridge(req.name);
     reply.created = true;
@@ -151,6 +228,7 @@ operations::ensure_bridge(const helper_ensure_bridge& req) {
     nl_.add_address(br->index, cidr);
   if (!br->up)
     nl_.set_up(br->index);
+  nft_.ensure_guard(opts_.bridge, opts_.bridge_cidr.addr, opts_.tap_prefix);
   return reply;
 }
 
@@ -162,9 +240,24 @@ helper_create_tap_reply operations::create_tap(const helper_create_tap& req) {
                    "owner_uid " + std::to_string(req.owner_uid)
                        + " is not the helper's owner: TAPs are created for uid "
                        + std::to_string(opts_.owner_uid) + " only");
+  require_own_bridge_name(req.bridge);
   auto br = own_bridge(req.bridge);
   helper_create_tap_reply reply{req.name, req.owner_uid, req.bridge, false};
   auto tap = nl_.find(req.name);
+  if (!tap) {
+    std::uint32_t count = 0;
+    for (auto& l : nl_.links())
+      if (l.kind == "tun" && l.alias == tap_mark
+          && !check_tap_name(l.name, opts_.tap_prefix))
+        ++count;
+    if (count >= opts_.max_taps)
+      throw op_error(helper_code::unavailable,
+                     "TAP " + q(req.name)
+                         + " would be one too many: " + std::to_string(count)
+                         + " banger TAPs exist and the helper's --max-taps is "
+                         + std::to_string(opts_.max_taps)
+                         + "; stop or delete VMs, or raise --max-taps");
+  }
   if (tap) {
     auto info = tap->kind == "tun" ? nl_.tun(tap->index) : std::nullopt;
     if (!info || !info->tap || tap->alias != tap_mark)
@@ -182,6 +275,8 @@ helper_create_tap_reply operations::create_tap(const helper_create_tap& req) {
                                         : std::string("none"))
                          + "): delete it with helper.delete_tap first");
   } else {
+    // A binding left by an older TAP of this name must not apply to it.
+    nft_.unbind_tap(req.name);
     create_persistent_tap(req.name, req.owner_uid);
     reply.created = true;
     tap = nl_.find(req.name);
@@ -212,8 +307,10 @@ helper_delete_tap_reply operations::delete_tap(const helper_delete_tap& req) {
   require(check_tap_name(req.name, opts_.tap_prefix));
   helper_delete_tap_reply reply{req.name, false};
   auto tap = nl_.find(req.name);
-  if (!tap)
+  if (!tap) {
+    nft_.unbind_tap(req.name); // idempotent: a binding outliving its TAP
     return reply;
+  }
   if (tap->kind != "tun" || tap->alias != tap_mark)
     throw op_error(helper_code::bad_state,
                    "link " + q(req.name)
@@ -221,6 +318,7 @@ helper_delete_tap_reply operations::delete_tap(const helper_delete_tap& req) {
                        + "' alias): the helper does not delete it; remove it "
                          "yourself if it is stale");
   nl_.delete_link(tap->index);
+  nft_.unbind_tap(req.name);
   reply.deleted = true;
   return reply;
 }
@@ -229,6 +327,7 @@ helper_add_nat_reply operations::add_nat(const helper_add_nat& req) {
   require(check_guest_ip(req.guest_ip));
   require(check_bridge_name(req.bridge));
   auto ip = *parse_ipv4(req.guest_ip);
+  require_own_bridge_name(req.bridge);
   auto br = own_bridge(req.bridge);
   auto addrs = nl_.addresses(br.index);
   bool inside = false;
@@ -302,16 +401,28 @@ helper_bind_dns_reply operations::bind_dns(const helper_bind_dns& req,
                    "DNS address " + q(req.address)
                        + " is not an IPv4 address: use four decimal numbers "
                          "0-255 separated by dots, like '172.16.0.1'");
-  if (req.port == 0)
+  // Root's policy: one socket address, port 53 of banger's bridge; never
+  // another privileged port.
+  if (req.port != 53)
     throw op_error(helper_code::invalid_argument,
-                   "DNS port 0 is not a port to listen on: use 1 to 65535 "
-                   "(53 for a resolver)");
+                   "DNS port " + std::to_string(req.port)
+                       + " is refused: banger-helper binds only port 53 of "
+                         "its bridge address "
+                       + q(to_string(opts_.bridge_cidr.addr))
+                       + "; bangerd binds unprivileged ports itself");
+  if (!(*ip == opts_.bridge_cidr.addr))
+    throw op_error(helper_code::invalid_argument,
+                   "DNS address " + q(req.address)
+                       + " is not banger-helper's bridge address "
+                       + q(to_string(opts_.bridge_cidr.addr))
+                       + " (root sets it with --subnet): the helper binds "
+                         "only that one");
   // Only an address of banger's own bridges: the helper binds no other host
   // address for the daemon.
   std::string owned;
   bool found = false;
   for (auto& l : nl_.links()) {
-    if (l.kind != "bridge" || l.alias != bridge_mark)
+    if (l.kind != "bridge" || l.alias != bridge_mark || l.name != opts_.bridge)
       continue;
     for (auto& a : nl_.addresses(l.index)) {
       found = found || a.addr == *ip;
@@ -330,6 +441,47 @@ helper_bind_dns_reply operations::bind_dns(const helper_bind_dns& req,
   return {to_string(*ip), req.port};
 }
 
+helper_bind_tap_reply operations::bind_tap(const helper_bind_tap& req) {
+  require(check_tap_name(req.name, opts_.tap_prefix));
+  require(check_guest_ip(req.guest_ip));
+  require(check_mac(req.mac));
+  auto ip = *parse_ipv4(req.guest_ip);
+  const auto& br = opts_.bridge_cidr;
+  auto host = ip.value & ~br.mask();
+  if (!br.contains(ip) || ip == br.addr || host == 0 || host == ~br.mask())
+    throw op_error(helper_code::invalid_argument,
+                   "guest address " + q(req.guest_ip)
+                       + " is not a guest address of banger-helper's subnet "
+                       + to_string(br)
+                       + " (not the bridge's own, network or broadcast "
+                         "address): a TAP binds only an address of its bridge");
+  auto tap = nl_.find(req.name);
+  if (!tap)
+    throw op_error(helper_code::not_found,
+                   "TAP " + q(req.name)
+                       + " does not exist: create it with helper.create_tap "
+                         "first");
+  if (tap->kind != "tun" || tap->alias != tap_mark)
+    throw op_error(helper_code::bad_state,
+                   "link " + q(req.name)
+                       + " is not a TAP created by "
+                         "banger-helper: the helper binds only its own TAPs");
+  drop_stale_bindings();
+  // One guest per address and per MAC: no TAP may claim another's.
+  for (auto& b : nft_.bindings()) {
+    if (b.tap == req.name)
+      continue;
+    if (b.guest_ip == to_string(ip) || b.mac == req.mac)
+      throw op_error(helper_code::already_exists,
+                     "TAP " + q(b.tap) + " is bound to " + b.guest_ip + " and "
+                         + b.mac
+                         + ": a TAP may not send as another guest; "
+                           "delete that TAP (helper.delete_tap) first");
+  }
+  bool changed = nft_.bind_tap(req.name, ip, req.mac);
+  return {req.name, to_string(ip), req.mac, changed};
+}
+
 helper_list_reply operations::list() {
   helper_list_reply reply;
   auto links = nl_.links();
@@ -339,6 +491,7 @@ helper_list_reply operations::list() {
         return l.name;
     return std::string();
   };
+  auto bindings = nft_.bindings();
   for (auto& l : links) {
     if (l.kind == "bridge" && l.alias == bridge_mark) {
       helper_bridge b{l.name, {}, l.up};
@@ -348,8 +501,17 @@ helper_list_reply operations::list() {
     } else if (l.kind == "tun" && l.alias == tap_mark
                && !check_tap_name(l.name, opts_.tap_prefix)) {
       auto info = nl_.tun(l.index);
-      helper_tap t{l.name, info && info->owner ? *info->owner : 0,
-                   l.master ? name_of(l.master) : std::string(), l.up};
+      helper_tap t{l.name,
+                   info && info->owner ? *info->owner : 0,
+                   l.master ? name_of(l.master) : std::string(),
+                   l.up,
+                   {},
+                   {}};
+      for (auto& b : bindings)
+        if (b.tap == l.name) {
+          t.guest_ip = b.guest_ip;
+          t.mac = b.mac;
+        }
       reply.taps.push_back(std::move(t));
     }
   }

@@ -39,6 +39,11 @@ public:
   /// how it ended. Never throws.
   answer handle(const wire::envelope& req, const peer& who);
 
+  /// At start: refuses (op_error) a --subnet that overlaps an address or a
+  /// route already on the host, removes the bindings of TAPs that no longer
+  /// exist, and renews the guard rules of an existing bridge.
+  void start();
+
 private:
   wire::json dispatch(const wire::envelope& req, unique_fd& fd);
   helper_ensure_bridge_reply ensure_bridge(const helper_ensure_bridge& req);
@@ -49,6 +54,15 @@ private:
   helper_list_reply list();
   helper_open_tap_reply open_tap(const helper_open_tap& req, unique_fd& fd);
   helper_bind_dns_reply bind_dns(const helper_bind_dns& req, unique_fd& fd);
+  helper_bind_tap_reply bind_tap(const helper_bind_tap& req);
+
+  /// Throws unless the subnet shares no address with any address or route
+  /// of the host outside banger's own bridge.
+  void check_subnet_free();
+  /// Removes the bindings of TAPs that no longer exist.
+  void drop_stale_bindings();
+  /// Throws unless `name` is the helper's --bridge.
+  void require_own_bridge_name(const std::string& name);
 
   /// The bridge `name`, which must exist and be banger's.
   link_info own_bridge(const std::string& name);

@@ -86,6 +86,10 @@ void server::block_signals() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
+void server::prepare() {
+  ops_.start();
+}
+
 void server::bind() {
   const auto& path = opts_.socket_path;
   sockaddr_un addr{};
@@ -131,8 +135,11 @@ void server::bind() {
                   + std::to_string(opts_.owner_uid));
   if (::listen(listen_fd_, 16) != 0)
     throw failure("cannot listen on '" + path + "'");
-  log::info(who_am_i, "listening on {} (owner uid {}, TAP prefix {})", path,
-            opts_.owner_uid, opts_.tap_prefix);
+  log::info(who_am_i,
+            "listening on {} (owner uid {}, TAP prefix {}, bridge {} {}, at "
+            "most {} TAPs and {} clients)",
+            path, opts_.owner_uid, opts_.tap_prefix, opts_.bridge,
+            to_string(opts_.bridge_cidr), opts_.max_taps, opts_.max_clients);
 }
 
 int server::run() {
@@ -184,6 +191,23 @@ int server::run() {
       } else {
         ++it;
       }
+    }
+    // A thread per connection: bounded, so that clients holding connections
+    // open cannot make root's process grow without end.
+    if (workers_.size() >= opts_.max_clients) {
+      log::warn(who_am_i, "refused a connection: {} are open (--max-clients)",
+                workers_.size());
+      send(fd, error_frame(0, helper_code::unavailable,
+                           "banger-helper serves at most "
+                               + std::to_string(opts_.max_clients)
+                               + " connections at once (--max-clients) and "
+                                 "all are taken: retry when one closes"));
+      ::shutdown(fd, SHUT_WR);
+      char buf[4096];
+      while (::recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+      }
+      ::close(fd);
+      continue;
     }
     {
       std::lock_guard guard(mutex_);

@@ -23,6 +23,9 @@ public:
   explicit server(options opts);
   ~server();
 
+  /// Checks the host against the helper's network settings and tidies its
+  /// rules (operations::start). Throws with a sentence on failure.
+  void prepare();
   /// Binds the socket. Throws std::runtime_error with a sentence on failure.
   void bind();
   /// Serves until SIGTERM or SIGINT (which the caller must have blocked in

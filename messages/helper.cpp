@@ -208,6 +208,34 @@ void from_json(const json& j, helper_bind_dns_reply& x) {
   r.finish();
 }
 
+json to_json(const helper_bind_tap& x) {
+  return {{"name", x.name}, {"guest_ip", x.guest_ip}, {"mac", x.mac}};
+}
+
+void from_json(const json& j, helper_bind_tap& x) {
+  object_reader r(j, "helper.bind_tap");
+  r.required("name", x.name);
+  r.required("guest_ip", x.guest_ip);
+  r.required("mac", x.mac);
+  r.finish();
+}
+
+json to_json(const helper_bind_tap_reply& x) {
+  return {{"name", x.name},
+          {"guest_ip", x.guest_ip},
+          {"mac", x.mac},
+          {"changed", x.changed}};
+}
+
+void from_json(const json& j, helper_bind_tap_reply& x) {
+  object_reader r(j, "helper.bind_tap reply");
+  r.required("name", x.name);
+  r.required("guest_ip", x.guest_ip);
+  r.required("mac", x.mac);
+  r.required("changed", x.changed);
+  r.finish();
+}
+
 json to_json(const helper_list_request&) {
   return json::object();
 }
@@ -230,10 +258,16 @@ void from_json(const json& j, helper_bridge& x) {
 }
 
 json to_json(const helper_tap& x) {
-  return {{"name", x.name},
-          {"owner_uid", x.owner_uid},
-          {"bridge", x.bridge},
-          {"up", x.up}};
+  json j = {{"name", x.name},
+            {"owner_uid", x.owner_uid},
+            {"bridge", x.bridge},
+            {"up", x.up}};
+  // Only when bound: an older daemon reads the unbound TAPs unchanged.
+  if (!x.guest_ip.empty()) {
+    j["guest_ip"] = x.guest_ip;
+    j["mac"] = x.mac;
+  }
+  return j;
 }
 
 void from_json(const json& j, helper_tap& x) {
@@ -242,6 +276,8 @@ void from_json(const json& j, helper_tap& x) {
   r.required("owner_uid", x.owner_uid);
   r.required("bridge", x.bridge);
   r.required("up", x.up);
+  r.optional("guest_ip", x.guest_ip);
+  r.optional("mac", x.mac);
   r.finish();
 }
 
@@ -401,6 +437,58 @@ std::optional<std::string> check_guest_ip(std::string_view text) {
            + " is not a unicast host address (0/8, 127/8, 224/4 and above "
              "are reserved)";
   return std::nullopt;
+}
+
+std::optional<std::string> check_mac(std::string_view mac) {
+  auto hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  };
+  bool ok = mac.size() == 17;
+  for (std::size_t i = 0; ok && i < mac.size(); ++i)
+    ok = i % 3 == 2 ? mac[i] == ':' : hex(mac[i]);
+  if (!ok)
+    return "MAC address " + quoted(mac)
+           + " is not six lowercase hex pairs separated by ':', like "
+             "'02:62:67:00:00:05'";
+  auto first = std::stoul(std::string(mac.substr(0, 2)), nullptr, 16);
+  if ((first & 1) != 0)
+    return "MAC address " + quoted(mac)
+           + " is a multicast address: a guest NIC needs a unicast one "
+             "(the lowest bit of the first byte clear)";
+  if (mac == "00:00:00:00:00:00")
+    return "MAC address " + quoted(mac) + " is all zero: use a real one";
+  return std::nullopt;
+}
+
+bool overlaps(const ipv4_cidr& a, const ipv4_cidr& b) {
+  // Two prefixes overlap exactly when the shorter one contains the other.
+  const auto& wide = a.prefix <= b.prefix ? a : b;
+  const auto& narrow = a.prefix <= b.prefix ? b : a;
+  return wide.contains(narrow.addr);
+}
+
+std::optional<ipv4_cidr> parse_subnet(std::string_view text, std::string* why) {
+  auto fail = [&](std::string s) -> std::optional<ipv4_cidr> {
+    if (why)
+      *why = std::move(s);
+    return std::nullopt;
+  };
+  auto net = parse_ipv4_cidr(text);
+  if (!net)
+    return fail("subnet " + quoted(text)
+                + " is not an IPv4 network like '172.16.0.0/24'");
+  if (net->prefix < 8 || net->prefix > 29)
+    return fail("subnet " + quoted(text)
+                + " must have a prefix from /8 to /29 (room for the bridge "
+                  "and guests)");
+  if ((net->addr.value & net->mask()) != net->addr.value)
+    return fail("subnet " + quoted(text) + " has host bits set: use "
+                + to_string(ipv4{net->addr.value & net->mask()}) + "/"
+                + std::to_string(net->prefix));
+  ipv4_cidr bridge{ipv4{net->addr.value + 1}, net->prefix};
+  if (auto bad = check_bridge_cidr(to_string(bridge)))
+    return fail("subnet " + quoted(text) + ": " + *bad);
+  return bridge;
 }
 
 } // namespace banger

@@ -12,6 +12,7 @@
 //   "helper.list"          {}                   -> helper_list_reply
 //   "helper.open_tap"      helper_open_tap      -> helper_open_tap_reply + fd
 //   "helper.bind_dns"      helper_bind_dns      -> helper_bind_dns_reply + fd
+//   "helper.bind_tap"      helper_bind_tap      -> helper_bind_tap_reply
 //
 // "+ fd": the result frame carries one file descriptor as SCM_RIGHTS on its
 // first byte (wire::send_all / wire::recv_with_fds); the framing is
@@ -43,6 +44,7 @@ inline constexpr const char* remove_nat = "helper.remove_nat";
 inline constexpr const char* list = "helper.list";
 inline constexpr const char* open_tap = "helper.open_tap";
 inline constexpr const char* bind_dns = "helper.bind_dns";
+inline constexpr const char* bind_tap = "helper.bind_tap";
 inline constexpr const char* result = "result";
 inline constexpr const char* error = "error";
 } // namespace helper_msg
@@ -62,6 +64,8 @@ inline constexpr const char* already_exists = "already_exists";
 inline constexpr const char* bad_state = "bad_state";
 /// Bad frame, unknown type or field, or a peer that is not the owner.
 inline constexpr const char* protocol = "protocol";
+/// A cap of the helper is reached (TAPs, concurrent clients).
+inline constexpr const char* unavailable = "unavailable";
 /// The kernel refused (netlink, /dev/net/tun, nftables).
 inline constexpr const char* internal = "internal";
 } // namespace helper_code
@@ -75,7 +79,9 @@ inline constexpr std::size_t max_ifname = 15;
 // ------------------------------------------------------
 
 /// Creates the bridge if missing (address `cidr`, link up, marked as
-/// banger's); refuses an existing bridge banger-helper did not create.
+/// banger's) and its guard rules; refuses an existing bridge banger-helper
+/// did not create. `name` and `cidr` must be the helper's own settings
+/// (--bridge, --subnet): the client only refers to them.
 struct helper_ensure_bridge {
   std::string name; // "banger0"
   std::string cidr; // the bridge's own address: "172.16.0.1/24"
@@ -162,6 +168,25 @@ struct helper_bind_dns_reply {
   std::uint16_t port = 0;
 };
 
+/// Binds TAP `name` (banger's, on the helper's bridge) to the one guest
+/// that will use it: frames entering from it must carry `mac` as their
+/// source and, for IPv4 and ARP, `guest_ip`; anything else (IPv6, VLANs,
+/// other protocols) is dropped. Until bound, a TAP forwards nothing.
+/// guest_ip must lie in the helper's subnet; neither it nor `mac` may be
+/// bound to another TAP. Binding again replaces the binding.
+struct helper_bind_tap {
+  std::string name;
+  std::string guest_ip; // "172.16.0.5"
+  std::string mac;      // "02:62:67:00:00:05", unicast
+};
+
+struct helper_bind_tap_reply {
+  std::string name;
+  std::string guest_ip;
+  std::string mac;
+  bool changed = false; // false: exactly this binding was there already
+};
+
 struct helper_list_request {};
 
 struct helper_bridge {
@@ -175,6 +200,8 @@ struct helper_tap {
   std::uint32_t owner_uid = 0;
   std::string bridge; // empty when not enslaved
   bool up = false;
+  std::string guest_ip; // its binding (helper.bind_tap); empty if unbound
+  std::string mac;
 };
 
 struct helper_nat_rule {
@@ -217,6 +244,10 @@ wire::json to_json(const helper_bind_dns& x);
 void from_json(const wire::json& j, helper_bind_dns& x);
 wire::json to_json(const helper_bind_dns_reply& x);
 void from_json(const wire::json& j, helper_bind_dns_reply& x);
+wire::json to_json(const helper_bind_tap& x);
+void from_json(const wire::json& j, helper_bind_tap& x);
+wire::json to_json(const helper_bind_tap_reply& x);
+void from_json(const wire::json& j, helper_bind_tap_reply& x);
 wire::json to_json(const helper_list_request& x);
 void from_json(const wire::json& j, helper_list_request& x);
 wire::json to_json(const helper_bridge& x);
@@ -273,5 +304,14 @@ std::optional<std::string> check_tap_name(std::string_view name,
 std::optional<std::string> check_bridge_cidr(std::string_view cidr);
 /// A guest address: a unicast IPv4 address (not 0/8, 127/8, 224/4 or above).
 std::optional<std::string> check_guest_ip(std::string_view ip);
+/// A guest MAC: six lowercase hex pairs separated by ':', unicast (the
+/// group bit clear) and not all zero.
+std::optional<std::string> check_mac(std::string_view mac);
+/// Whether two IPv4 prefixes share any address.
+bool overlaps(const ipv4_cidr& a, const ipv4_cidr& b);
+/// The helper's --subnet: a network address "a.b.c.0/N", N in 8..29; its
+/// bridge takes the first host address (as bangerd's bridge_address does).
+std::optional<ipv4_cidr> parse_subnet(std::string_view text,
+                                      std::string* why = nullptr);
 
 } // namespace banger

@@ -223,6 +223,12 @@ helper_client::remove_nat(const helper_remove_nat& req) {
       call(helper_msg::remove_nat, to_json(req)), helper_msg::remove_nat);
 }
 
+caf::expected<helper_bind_tap_reply>
+helper_client::bind_tap(const helper_bind_tap& req) {
+  return decoded<helper_bind_tap_reply>(
+      call(helper_msg::bind_tap, to_json(req)), helper_msg::bind_tap);
+}
+
 caf::expected<helper_list_reply> helper_client::list() {
   return decoded<helper_list_reply>(
       call(helper_msg::list, to_json(helper_list_request{})), helper_msg::list);

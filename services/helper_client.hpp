@@ -55,6 +55,8 @@ public:
   /// be an address of banger's bridge; the caller owns it.
   caf::expected<unique_fd> bind_dns(const std::string& address,
                                     std::uint16_t port);
+  /// Binds a TAP to its guest's address and MAC (anti-spoofing).
+  caf::expected<helper_bind_tap_reply> bind_tap(const helper_bind_tap& req);
 
 private:
   /// One request -> the body of its "result" frame. When `fd` is non-null

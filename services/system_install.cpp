@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "messages/helper.hpp"
 #include "services/error.hpp"
 #include "services/paths.hpp"
 
@@ -135,6 +136,11 @@ caf::expected<void> check_params(const system_install_params& p) {
   if (!plain(p.tap_prefix))
     return bad(
         fmt::format("tap_prefix \"{}\" is not a plain name", p.tap_prefix));
+  if (auto why = check_bridge_name(p.bridge))
+    return bad("[network] " + *why);
+  std::string why;
+  if (!parse_subnet(p.subnet, &why))
+    return bad("[network] " + why);
   for (auto& g : p.supplementary_groups)
     if (!plain(g))
       return bad(fmt::format("group \"{}\" is not a plain group name", g));
@@ -152,6 +158,8 @@ render_system_files(const system_install_params& p) {
       {"OWNER_GID", std::to_string(p.owner_gid)},
       {"BIN_DIR", p.bin_dir},
       {"TAP_PREFIX", p.tap_prefix},
+      {"BRIDGE", p.bridge},
+      {"SUBNET", p.subnet},
       {"SUPPLEMENTARY_GROUPS", supplementary_line(p)},
   };
   std::vector<rendered_file> files;

@@ -31,6 +31,10 @@ struct system_install_params {
   /// Where bangerd and banger-helper are (absolute).
   std::string bin_dir;
   std::string tap_prefix = "bgtap";
+  /// The helper's bridge and subnet (root's network policy, on its command
+  /// line; config.toml's [network] at install time).
+  std::string bridge = "banger0";
+  std::string subnet = "172.16.0.0/24";
   /// Extra groups of bangerd (e.g. "kvm" for /dev/kvm) when they exist.
   std::vector<std::string> supplementary_groups;
   /// banger's version, recorded in the marker.

@@ -44,6 +44,8 @@ helper_actor::behavior_type fake_helper(helper_actor::pointer,
     [host](atom::list, atom::tap) {
       return std::vector<std::string>(host->taps.begin(), host->taps.end());
     },
+    [](atom::guard, atom::tap, const std::string&, const std::string&,
+       const std::string&) { return true; },
     [](atom::nat, const std::string&, bool) { return true; },
     [](atom::list, atom::nat) { return std::vector<std::string>{}; },
   };

@@ -130,7 +130,15 @@ TEST_F(HelperRefuses, ABridgeItDidNotCreate) {
   auto before = nl.find("foreign0");
   ASSERT_TRUE(before);
   helper_client c(socket_);
-  auto err = refused(c.ensure_bridge({"foreign0", "10.78.0.1/24"}));
+  // Not the helper's --bridge: refused whatever the link is.
+  auto err = refused(c.ensure_bridge({"foreign0", "10.77.0.1/24"}));
+  EXPECT_EQ(err.code, "invalid_argument");
+  EXPECT_NE(err.message.find("'foreign0'"), std::string::npos) << err.message;
+  // Even when root configured that name, a bridge it did not make is left
+  // alone.
+  stop_helper();
+  start_helper({"--bridge", "foreign0", "--subnet", "10.78.0.0/24"});
+  err = refused(c.ensure_bridge({"foreign0", "10.78.0.1/24"}));
   EXPECT_EQ(err.code, "already_exists");
   EXPECT_NE(err.message.find("'foreign0'"), std::string::npos) << err.message;
   EXPECT_NE(err.message.find("not created by banger-helper"), std::string::npos)
@@ -147,11 +155,11 @@ TEST_F(HelperRefuses, ABridgeItDidNotCreate) {
   EXPECT_TRUE(nl.addresses(after->index).empty());
   EXPECT_FALSE(nl.find("bgtap0"));
   EXPECT_FALSE(nft_banger_table());
-  // A missing bridge is "not_found", a non-bridge link is refused too.
+  // Another bridge name is refused, a non-bridge link too.
   EXPECT_EQ(refused(c.create_tap({"bgtap0", owner_uid, "nosuch0"})).code,
-            "not_found");
+            "invalid_argument");
   EXPECT_EQ(refused(c.ensure_bridge({"lo", "10.78.0.1/24"})).code,
-            "already_exists");
+            "invalid_argument");
   expect_still_serving();
 }
 

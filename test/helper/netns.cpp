@@ -1,6 +1,8 @@
 #include "test/helper/netns.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -49,9 +51,26 @@ void helper_netns::SetUp() {
 
 void helper_netns::start_helper(std::vector<std::string> extra,
                                 std::vector<std::string> wrapper) {
+  // BANGER_TEST_HELPER_BIN runs these tests against another helper (say,
+  // an older build behind a wrapper), to show what a change fixed.
+  const char* bin = std::getenv("BANGER_TEST_HELPER_BIN");
   std::vector<std::string> args = {
-      BANGER_HELPER_BIN,         "--socket",    socket_, "--owner-uid",
-      std::to_string(owner_uid), "--state-dir", dir_};
+      bin != nullptr && *bin != '\0' ? bin : BANGER_HELPER_BIN,
+      "--socket",
+      socket_,
+      "--owner-uid",
+      std::to_string(owner_uid),
+      "--state-dir",
+      dir_};
+  // Root's network policy for the tests: one bridge and subnet, unless the
+  // test gives its own.
+  auto given = [&](const char* flag) {
+    return std::find(extra.begin(), extra.end(), flag) != extra.end();
+  };
+  if (!given("--bridge"))
+    args.insert(args.end(), {"--bridge", test_bridge});
+  if (!given("--subnet"))
+    args.insert(args.end(), {"--subnet", test_subnet});
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.begin(), wrapper.begin(), wrapper.end());
   auto log = dir_ + "/helper.log";

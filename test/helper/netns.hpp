@@ -15,6 +15,9 @@ namespace banger::test {
 
 /// The uid the helper serves in tests; "nobody" exists everywhere.
 inline constexpr uid_t owner_uid = 65534;
+/// The helper's --bridge and --subnet in tests (its bridge: 10.77.0.1/24).
+inline constexpr const char* test_bridge = "bgtest0";
+inline constexpr const char* test_subnet = "10.77.0.0/24";
 /// A uid that is neither root nor the owner.
 inline constexpr uid_t stranger_uid = 65533;
 

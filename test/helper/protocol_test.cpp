@@ -44,7 +44,7 @@ TEST(HelperProtocol, RepliesRoundTrip) {
   EXPECT_EQ(round_trip(helper_remove_nat_reply{"10.0.0.5", 1}).removed, 1u);
   helper_list_reply list;
   list.bridges.push_back({"b", {"10.0.0.1/24"}, true});
-  list.taps.push_back({"bgtap1", 7, "b", false});
+  list.taps.push_back({"bgtap1", 7, "b", false, {}, {}});
   list.nat.push_back({"10.0.0.5", "b"});
   auto back = round_trip(list);
   ASSERT_EQ(back.bridges.size(), 1u);
@@ -220,6 +220,73 @@ TEST(HelperOptions, PathsAndPrefixAreChecked) {
   EXPECT_TRUE(helper::check(o));
   o = {};
   o.tap_prefix = "Bad";
+  EXPECT_TRUE(helper::check(o));
+}
+
+} // namespace
+} // namespace banger
+
+namespace banger {
+namespace {
+
+TEST(HelperProtocol, BindTapRoundTripsAndListCarriesTheBinding) {
+  auto b =
+      round_trip(helper_bind_tap{"bgtap1", "172.16.0.5", "02:62:67:00:00:05"});
+  EXPECT_EQ(b.name, "bgtap1");
+  EXPECT_EQ(b.guest_ip, "172.16.0.5");
+  EXPECT_EQ(b.mac, "02:62:67:00:00:05");
+  EXPECT_TRUE(round_trip(helper_bind_tap_reply{"t", "ip", "m", true}).changed);
+  EXPECT_THROW(decode<helper_bind_tap>(json{{"name", "bgtap1"}}),
+               wire::decode_error);
+  helper_tap bound{"bgtap1", 7, "b", true, "172.16.0.5", "02:62:67:00:00:05"};
+  EXPECT_EQ(round_trip(bound).mac, "02:62:67:00:00:05");
+  // An unbound TAP reads as before: no binding fields at all.
+  EXPECT_FALSE(
+      to_json(helper_tap{"bgtap2", 7, "b", true, {}, {}}).contains("guest_ip"));
+}
+
+TEST(HelperProtocol, MacsAreUnicastAndStrict) {
+  EXPECT_FALSE(check_mac("02:62:67:00:00:05"));
+  for (const char* bad :
+       {"", "02:62:67:00:00", "02:62:67:00:00:05:06", "02-62-67-00-00-05",
+        "02:62:67:00:00:0G", "02:62:67:00:00:0A", "01:00:5e:00:00:01",
+        "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "02:62:67:00:00:05\" drop"})
+    EXPECT_TRUE(check_mac(bad)) << bad;
+}
+
+TEST(HelperProtocol, SubnetsAndOverlaps) {
+  auto c = [](const char* s) { return *parse_ipv4_cidr(s); };
+  EXPECT_TRUE(overlaps(c("192.168.1.0/24"), c("192.168.1.128/25")));
+  EXPECT_TRUE(overlaps(c("192.168.1.128/25"), c("192.168.0.0/16")));
+  EXPECT_TRUE(overlaps(c("10.0.0.5/32"), c("10.0.0.0/24")));
+  EXPECT_FALSE(overlaps(c("10.0.0.0/24"), c("10.0.1.0/24")));
+  EXPECT_FALSE(overlaps(c("172.16.0.0/24"), c("172.17.0.0/16")));
+  auto br = parse_subnet("172.16.0.0/24");
+  ASSERT_TRUE(br);
+  EXPECT_EQ(to_string(*br), "172.16.0.1/24");
+  std::string why;
+  for (const char* bad : {"172.16.0.1/24", "172.16.0.0/30", "172.16.0.0/4",
+                          "127.0.0.0/8", "x", "172.16.0.0"}) {
+    why.clear();
+    EXPECT_FALSE(parse_subnet(bad, &why)) << bad;
+    EXPECT_NE(why.find(std::string("'") + bad + "'"), std::string::npos) << why;
+  }
+}
+
+TEST(HelperOptions, BridgeSubnetAndCapsAreChecked) {
+  helper::options o;
+  EXPECT_FALSE(helper::check(o));
+  EXPECT_EQ(to_string(o.bridge_cidr), "172.16.0.1/24");
+  o.subnet = "192.168.1.129/25";
+  EXPECT_TRUE(helper::check(o));
+  o = {};
+  o.bridge = "bgtap0"; // inside the TAP prefix
+  EXPECT_TRUE(helper::check(o));
+  o = {};
+  o.max_taps = 0;
+  EXPECT_TRUE(helper::check(o));
+  o = {};
+  o.max_clients = 0;
   EXPECT_TRUE(helper::check(o));
 }
 

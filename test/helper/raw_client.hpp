@@ -20,6 +20,7 @@ public:
   explicit raw_client(const std::string& socket);
 
   bool connected() const { return fd_.valid(); }
+  int fd() const { return fd_.get(); }
 
   /// Sends one request and returns the frame that answers it.
   wire::envelope call(const std::string& type, const wire::json& body);

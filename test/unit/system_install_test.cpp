@@ -68,7 +68,8 @@ TEST(system_install, renders_units_tmpfiles_and_marker) {
   ASSERT_EQ(files->size(), 4u);
   for (auto& f : *files) {
     // Every placeholder is filled.
-    for (auto key : {"@OWNER", "@BIN_DIR", "@TAP_PREFIX", "@SUPPLEMENTARY"})
+    for (auto key : {"@OWNER", "@BIN_DIR", "@TAP_PREFIX", "@BRIDGE", "@SUBNET",
+                     "@SUPPLEMENTARY"})
       EXPECT_EQ(f.content.find(key), std::string::npos) << f.path << ":\n"
                                                         << f.content;
   }
@@ -91,7 +92,7 @@ TEST(system_install, renders_units_tmpfiles_and_marker) {
   for (auto line :
        {"ExecStart=/usr/local/bin/banger-helper --owner-uid 1000 --socket "
         "/run/banger/helper/helper.sock --state-dir /var/lib/banger "
-        "--tap-prefix bgtap",
+        "--tap-prefix bgtap --bridge banger0 --subnet 172.16.0.0/24",
         "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_CHOWN",
         "KillMode=process", "SendSIGKILL=no", "NoNewPrivileges=yes",
         "ProtectSystem=strict", "ReadWritePaths=/run/banger/helper",
@@ -145,6 +146,11 @@ TEST(system_install, refuses_values_systemd_would_misread) {
            {"odd group",
             [](auto& p) { p.supplementary_groups = {"kvm users"}; },
             "kvm users"},
+           // Root's network policy goes on the helper's command line.
+           {"odd bridge", [](auto& p) { p.bridge = "br0 --subnet"; },
+            "br0 --subnet"},
+           {"host bits in subnet", [](auto& p) { p.subnet = "10.0.0.1/24"; },
+            "10.0.0.1/24"},
        }) {
     auto p = params();
     c.change(p);
