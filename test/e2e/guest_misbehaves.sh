@@ -86,7 +86,7 @@ chmod 644 "$work/tiny.ext4"
 chmod 755 "$work"
 
 # A second daemon, strict about boots.
-E2E_EXTRA_CONFIG=$'[vm]\nboot_timeout = 45' e2e_setup_instance strict
+E2E_EXTRA_CONFIG=$'[vm]\nboot_timeout = 60' e2e_setup_instance strict
 for k in panic silent wedged; do
   mkkernel "$k"
   must expect_rc 0 banger kernel import "$k" --from "$work/$k.k"
@@ -116,8 +116,8 @@ for k in silent panic wedged; do
   expect_contains "$err" "/serial.log" "$k's error names the serial log"
   expect_not_contains "$err" $'\e' "$k's error (escaped for the terminal)"
 done
-expect_contains "$(cat "$work/silent.err")" "within the boot timeout of 45 s" "a guest with no agent"
-expect_contains "$(cat "$work/wedged.err")" "within the boot timeout of 45 s" "a guest that never reads its channel"
+expect_contains "$(cat "$work/silent.err")" "within the boot timeout of 60 s" "a guest with no agent"
+expect_contains "$(cat "$work/wedged.err")" "within the boot timeout of 60 s" "a guest that never reads its channel"
 expect_contains "$(cat "$work/wedged.err")" "bad_guest: holding /dev/vport" "the error quotes the console's last lines"
 expect_contains "$(cat "$work/panic.err")" "Kernel panic" "a guest whose kernel panics: the console's last lines"
 
