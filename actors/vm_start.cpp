@@ -1,5 +1,6 @@
 // The vm actor's start: network (TAP, NAT, DNS), root disk, VMM launch,
 // waiting for the guest agent.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -95,7 +96,7 @@ void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
 /// The last lines of a guest's console, for an error that outlives the VM
 /// (a failed create removes the VM and its log). Blocking: a worker's.
 std::string console_tail(const std::string& path, std::size_t max_lines) {
-  constexpr std::size_t window = 4096;
+  constexpr std::size_t window = 8192;
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return {};
@@ -119,8 +120,18 @@ std::string console_tail(const std::string& path, std::size_t max_lines) {
   // The window may have cut the first line.
   if (from > 0 && !lines.empty())
     lines.erase(lines.begin());
-  if (lines.size() > max_lines)
-    lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(max_lines));
+  if (lines.size() > max_lines) {
+    // A panic's own line comes before its register dump: keep it.
+    auto tail_start = lines.end() - static_cast<std::ptrdiff_t>(max_lines);
+    auto panic = std::find_if(lines.begin(), tail_start, [](const std::string& l) {
+      return l.find("Kernel panic") != std::string::npos;
+    });
+    std::vector<std::string> kept;
+    if (panic != tail_start)
+      kept = {*panic, "..."};
+    kept.insert(kept.end(), tail_start, lines.end());
+    lines = std::move(kept);
+  }
   std::string out;
   // The guest wrote these: no escape sequences reach a terminal or the log.
   for (auto& line : lines)
