@@ -1,5 +1,6 @@
 #include "actors/agent.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -54,6 +55,7 @@ struct agent_state {
   std::map<std::uint64_t, pending_call> calls;
   std::vector<ready_waiter> waiters;
   bool ticking = false;
+  std::chrono::steady_clock::time_point last_probe;
 
   ~agent_state() {
     reader.reset(); // joins the reader before the fd goes away
@@ -100,11 +102,27 @@ std::uint64_t send_request(agent_actor_ptr self, const std::string& type,
   return id;
 }
 
+/// A boot-wait probe, unless one is still unanswered and younger than 2 s:
+/// a guest that does not read its port (no agent yet, a wedged one) gets a
+/// frame every 2 s, not 10 a second that fill the socket until a write
+/// blocks this actor for good.
 void probe(agent_actor_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  auto unanswered = std::find_if(st.calls.begin(), st.calls.end(), [](auto& c) {
+    return c.second.kind == pending_call::probe;
+  });
+  if (unanswered != st.calls.end()) {
+    if (now - st.last_probe < 2s)
+      return;
+    // A late answer to it is ignored; the new probe asks again.
+    std::erase_if(st.calls,
+                  [](auto& c) { return c.second.kind == pending_call::probe; });
+  }
+  st.last_probe = now;
   auto id = send_request(self, agent_msg::health, wire::json::object());
   if (id != 0)
-    self->state.calls.emplace(
-      id, pending_call{pending_call::probe, {}, nullptr, 0});
+    st.calls.emplace(id, pending_call{pending_call::probe, {}, nullptr, 0});
 }
 
 /// Starts a streaming call (exec, session attach): the sink first learns

@@ -1,10 +1,12 @@
 // The vm actor's start: network (TAP, NAT, DNS), root disk, VMM launch,
 // waiting for the guest agent.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "services/error.hpp"
 #include "services/log.hpp"
 #include "services/pause_point.hpp"
+#include "services/terminal_text.hpp"
 #include "services/timefmt.hpp"
 
 namespace banger::vm_detail {
@@ -88,6 +91,82 @@ void fail_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
     rp.deliver(err);
     end_op(self);
   });
+}
+
+/// The last lines of a guest's console, for an error that outlives the VM
+/// (a failed create removes the VM and its log). Blocking: a worker's.
+std::string console_tail(const std::string& path, std::size_t max_lines) {
+  constexpr std::size_t window = 8192;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return {};
+  std::string text(window, '\0');
+  auto size = ::lseek(fd, 0, SEEK_END);
+  auto from = size > static_cast<off_t>(window) ? size - static_cast<off_t>(window) : 0;
+  auto n = ::pread(fd, text.data(), window, from);
+  ::close(fd);
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = std::min(text.find('\n', start), text.size());
+    auto line = text.substr(start, end - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+      line.pop_back();
+    if (!line.empty())
+      lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  // The window may have cut the first line.
+  if (from > 0 && !lines.empty())
+    lines.erase(lines.begin());
+  if (lines.size() > max_lines) {
+    // A panic's own line comes before its register dump: keep it.
+    auto tail_start = lines.end() - static_cast<std::ptrdiff_t>(max_lines);
+    auto panic = std::find_if(lines.begin(), tail_start, [](const std::string& l) {
+      return l.find("Kernel panic") != std::string::npos;
+    });
+    std::vector<std::string> kept;
+    if (panic != tail_start)
+      kept = {*panic, "..."};
+    kept.insert(kept.end(), tail_start, lines.end());
+    lines = std::move(kept);
+  }
+  std::string out;
+  // The guest wrote these: no escape sequences reach a terminal or the log.
+  for (auto& line : lines)
+    out += "\n  | " + terminal_safe(line);
+  return out;
+}
+
+/// A boot that did not reach a ready agent: the error says why, how long
+/// the wait was, where the console log is and what it said last.
+void fail_boot(self_ptr self, caf::typed_response_promise<vm_info> rp,
+               const caf::error& err, std::uint32_t boot_timeout_s) {
+  auto& st = self->state;
+  std::string why;
+  if (err == caf::sec::request_timeout)
+    why = "its guest agent did not answer within the boot timeout of "
+          + std::to_string(boot_timeout_s)
+          + " s (bangerd --boot-timeout, [vm] boot_timeout)";
+  else
+    why = error_message(err);
+  auto log = st.rec.serial_log;
+  auto msg = "VM \"" + vm_name(self) + "\" did not boot: " + why
+             + "; the guest's console is in " + log;
+  self
+    ->request(blocking(self,
+                       [log]() -> caf::expected<std::string> {
+                         return console_tail(log, 12);
+                       }),
+              caf::infinite, atom::run_v)
+    .then(
+      [=](std::string& tail) {
+        fail_start(self, rp,
+                   make_error(ec::vmm, tail.empty() ? msg
+                                                    : msg + ", which ends:" + tail));
+      },
+      [=](caf::error&) { fail_start(self, rp, make_error(ec::vmm, msg)); });
 }
 
 /// Per-VM files the guest reads through fw_cfg (see guest/init/provision),
@@ -294,11 +373,14 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                     st.agent = spawn_agent(self, rt.agent_socket,
                                            st.rec.info.name);
                     progress(sink, "agent", "waiting for the guest agent");
-                    std::uint32_t timeout_ms
-                      = st.deps.config->boot_timeout_s * 1000;
+                    auto boot_timeout_s = st.deps.config->boot_timeout_s;
+                    std::uint32_t timeout_ms = boot_timeout_s * 1000;
+                    // The deadline is this actor's own timer: it fires even
+                    // if the agent actor is stuck on the guest's channel
+                    // (whose own deadline, a second later, is a backstop).
                     self
-                      ->request(st.agent, caf::infinite, atom::ready_v,
-                                timeout_ms)
+                      ->request(st.agent, std::chrono::milliseconds(timeout_ms),
+                                atom::ready_v, timeout_ms + 1000)
                       .then(
                         [=](agent_health&) mutable {
                           // The guest answers; the VM is not marked running.
@@ -322,12 +404,7 @@ void do_start(self_ptr self, caf::typed_response_promise<vm_info> rp,
                           end_op(self);
                         },
                         [=](caf::error& err) {
-                          auto msg = error_message(err);
-                          fail_start(self, rp,
-                                     make_error(ec::vmm,
-                                                msg + " (serial log: "
-                                                  + self->state.rec.serial_log
-                                                  + ")"));
+                          fail_boot(self, rp, err, boot_timeout_s);
                         });
                   },
                   [=](caf::error& err) { fail_start(self, rp, err); });

@@ -91,7 +91,7 @@ std::int64_t now_unix() {
 
 void print_warning(std::string_view text) {
   std::string line = "banger: warning: ";
-  line.append(text);
+  line.append(terminal_safe(text, true));
   line += '\n';
   [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
 }

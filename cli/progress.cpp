@@ -81,12 +81,16 @@ void progress_display::update(const progress_event& ev) {
   }
   if (!active_)
     return;
-  text_ = ev.message.empty() ? ev.stage : ev.stage + ": " + ev.message;
+  // Stages and messages may quote the daemon or a guest: no escapes of
+  // theirs reach the terminal.
+  auto stage = terminal_safe(ev.stage);
+  auto message = terminal_safe(ev.message);
+  text_ = message.empty() ? stage : stage + ": " + message;
   if (ev.total > 0) {
     auto fraction = static_cast<double>(ev.done) / static_cast<double>(ev.total);
-    text_ = ev.stage + " " + progress_bar(fraction, 20, unicode_) + " "
+    text_ = stage + " " + progress_bar(fraction, 20, unicode_) + " "
             + format_transfer(ev.done, ev.total, seconds_now() - stage_start_)
-            + (ev.message.empty() ? "" : "  " + ev.message);
+            + (message.empty() ? "" : "  " + message);
   }
   draw();
 }
@@ -98,12 +102,12 @@ void progress_display::plain_line(const progress_event& ev) {
     return;
   bool first = quarter_ < 0;
   quarter_ = quarter;
-  std::string line = ev.stage;
+  std::string line = terminal_safe(ev.stage);
   if (ev.total > 0 && !(first && ev.done == 0))
     line += fmt_percent(ev.done, ev.total) + " "
             + format_transfer(ev.done, ev.total, seconds_now() - stage_start_);
   else if (!ev.message.empty())
-    line += ": " + ev.message;
+    line += ": " + terminal_safe(ev.message);
   wire::write_all(fd_, line + "\n");
 }
 

@@ -77,10 +77,16 @@ void table::add_row(std::vector<cell> row) {
 }
 
 std::string table::render(bool colour) const {
+  // Cells hold names and texts from guests and the daemon: one line each,
+  // with no escape sequences of their own.
+  std::vector<std::vector<cell>> rows = rows_;
+  for (auto& row : rows)
+    for (auto& c : row)
+      c.text = terminal_safe(c.text);
   std::vector<std::size_t> width(headers_.size(), 0);
   for (std::size_t c = 0; c < headers_.size(); ++c) {
     width[c] = display_width(headers_[c]);
-    for (auto& row : rows_)
+    for (auto& row : rows)
       width[c] = std::max(width[c], display_width(row[c].text));
   }
   std::string out;
@@ -99,9 +105,9 @@ std::string table::render(bool colour) const {
   };
   std::vector<cell> header;
   for (auto& h : headers_)
-    header.push_back({h, sgr::none});
+    header.push_back({terminal_safe(h), sgr::none});
   emit(header);
-  for (auto& row : rows_)
+  for (auto& row : rows)
     emit(row);
   return out;
 }
@@ -116,7 +122,7 @@ key_values(const std::vector<std::pair<std::string, std::string>>& kv) {
     out += k;
     out += ':';
     out.append(width - display_width(k) - 1 + 2, ' ');
-    out += v.empty() ? "-" : v;
+    out += v.empty() ? "-" : terminal_safe(v);
     out += '\n';
   }
   return out;
@@ -263,9 +269,10 @@ std::string progress_bar(double fraction, std::size_t width, bool unicode) {
 // ----------------------------------------------------------------------
 
 std::string format_error(const error_body& err, bool colour) {
-  auto out = "banger: " + err.message;
+  // The message may quote a guest's console or a peer's words.
+  auto out = "banger: " + terminal_safe(err.message, true);
   if (!err.op.empty())
-    out += paint(" (op " + err.op + ")", sgr::dim, colour);
+    out += paint(" (op " + terminal_safe(err.op) + ")", sgr::dim, colour);
   out += '\n';
   return out;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "messages/agent.hpp"
+#include "services/terminal_text.hpp"
 #include "services/units.hpp"
 
 namespace banger::cli {

@@ -109,7 +109,7 @@ int do_start(const session_opts& o) {
   auto client = connect_daemon();
   auto info =
       decode_result<session_info>(client.call("vm.session.start", to_json(req)));
-  print(info.session + "\n");
+  print(terminal_safe(info.session) + "\n");
   return exit_ok;
 }
 
@@ -186,9 +186,9 @@ int stream_session(const session_opts& o, bool attach) {
     // session goes on.
     if (attach)
       wire::write_all(STDERR_FILENO,
-                      "\nbanger: detached from session " + o.session
+                      "\nbanger: detached from session " + terminal_safe(o.session)
                           + " (still running; banger vm session attach "
-                          + o.vm + " " + o.session + ")\n");
+                          + terminal_safe(o.vm) + " " + terminal_safe(o.session) + ")\n");
     return exit_ok;
   }
   keys.reset();
@@ -213,10 +213,10 @@ int do_stop(const session_opts& o) {
   auto info =
       decode_result<session_info>(client.call("vm.session.stop", to_json(req)));
   if (info.state == "exited")
-    print(info.session + " " + session_state_text(info) + "\n");
+    print(terminal_safe(info.session) + " " + terminal_safe(session_state_text(info)) + "\n");
   else {
     const char* abbrev = ::sigabbrev_np(req.body.signal);
-    print(info.session + " signalled ("
+    print(terminal_safe(info.session) + " signalled ("
           + (abbrev ? "SIG" + std::string(abbrev)
                     : "signal " + std::to_string(req.body.signal))
           + "), still running\n");

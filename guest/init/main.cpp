@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   auto late = module_list(module_stage::late);
   auto late_fds = open_modules(late);
   mount_root(params);
+  frame_root();
   if (!params.work.empty())
     mount_work_disk(params.work, "/newroot", params.rootwait_s);
   if (!params.hostname.empty()

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +36,12 @@ void mount_or_die(const char* source, const char* target, const char* type,
 bool is_dir(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string fmt_octal(unsigned mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode);
+  return buf;
 }
 
 /// Deletes the initramfs's files (they would pin RAM forever), staying on
@@ -122,8 +130,139 @@ void mount_root(const boot_params& p) {
   const char* data = p.rootflags.empty() ? nullptr : p.rootflags.c_str();
   if (::mount(root.c_str(), new_root, p.rootfstype.c_str(), flags, data) != 0)
     fatal_errno("mount " + root + " (" + p.rootfstype + ", "
-                  + (p.read_only ? "ro" : "rw") + ") on " + new_root,
+                    + (p.read_only ? "ro" : "rw") + ") on " + new_root,
                 errno);
+}
+
+// -- images without the usual mount points -----------------------------------
+//
+// A container image built FROM scratch may hold nothing but a binary: no
+// /dev, /proc, /sys, /run or /tmp. Container runtimes add them in a layer
+// of their own; the VM's root disk is the image's (copy-on-write, but
+// shared by everything the VM later writes), so banger-init does not create
+// them there. Instead the new root becomes a small tmpfs ("frame") that
+// holds the missing mount points, with every top-level entry of the image
+// bind-mounted (directories, files) or copied (symlinks) into it: what the
+// guest writes beneath them still lands on its disk, and the image stays as
+// built. The costs, for such images only: new files at the top level live
+// in RAM, an entry at the top level cannot be removed or renamed (it is a
+// mount point), and /run and /tmp are in RAM.
+// Overlayfs (a tmpfs upper over the image) was the other way: it would put
+// every write in RAM and lose it at the next boot.
+
+namespace {
+
+constexpr const char* image_mount = "/image";
+constexpr const char* frame_dirs[] = {"dev", "proc", "sys", "run", "tmp"};
+
+bool is_real_dir(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/// Puts the image's top-level entry `name` into the frame. False (and a
+/// console line) if it could not.
+bool frame_entry(const std::string& name, const struct stat& st) {
+  auto from = std::string(image_mount) + "/" + name;
+  auto to = std::string(new_root) + "/" + name;
+  if (S_ISLNK(st.st_mode)) {
+    std::vector<char> target(static_cast<std::size_t>(st.st_size) + 1);
+    auto n = ::readlink(from.c_str(), target.data(), target.size());
+    if (n < 0
+        || ::symlink(
+               std::string(target.data(), static_cast<std::size_t>(n)).c_str(),
+               to.c_str())
+               != 0) {
+      say_errno("frame: copy the symlink /" + name, errno);
+      return false;
+    }
+    ::lchown(to.c_str(), st.st_uid, st.st_gid);
+    return true;
+  }
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    // A device node, FIFO or socket at the top level: not worth a mount.
+    say("frame: /" + name + " is not a file, directory or symlink; left out");
+    return false;
+  }
+  // A directory or an empty file to bind onto.
+  int made = S_ISDIR(st.st_mode) ? ::mkdir(to.c_str(), 0700)
+                                 : ::mknod(to.c_str(), S_IFREG | 0600, 0);
+  if (made != 0 && errno != EEXIST) {
+    say_errno("frame: make the mount point /" + name, errno);
+    return false;
+  }
+  if (::mount(from.c_str(), to.c_str(), nullptr, MS_BIND | MS_REC, nullptr)
+      != 0) {
+    say_errno("frame: bind /" + name, errno);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool needs_frame(const std::string& root) {
+  for (const char* dir : frame_dirs)
+    if (!is_real_dir(root + "/" + dir))
+      return true;
+  return false;
+}
+
+void frame_root() {
+  if (!needs_frame(new_root))
+    return;
+  struct stat top {};
+  ::stat(new_root, &top);
+  ::mkdir(image_mount, 0700);
+  if (::mount(new_root, image_mount, nullptr, MS_MOVE, nullptr) != 0)
+    fatal_errno(std::string("move the image's root to ") + image_mount, errno);
+  std::string opts = "mode=" + fmt_octal(top.st_mode & 07777)
+                     + ",uid=" + std::to_string(top.st_uid)
+                     + ",gid=" + std::to_string(top.st_gid);
+  if (::mount("tmpfs", new_root, "tmpfs", MS_NOSUID, opts.c_str()) != 0)
+    fatal_errno(std::string("mount a tmpfs on ") + new_root
+                    + " (the frame for an image without /dev, /proc, /sys, "
+                      "/run or /tmp)",
+                errno);
+  std::string missing;
+  for (const char* dir : frame_dirs)
+    if (!is_real_dir(std::string(image_mount) + "/" + dir))
+      missing += std::string(missing.empty() ? "" : ", ") + "/" + dir;
+  DIR* d = ::opendir(image_mount);
+  if (d == nullptr)
+    fatal_errno(std::string("read ") + image_mount, errno);
+  while (auto* ent = ::readdir(d)) {
+    std::string name = ent->d_name;
+    if (name == "." || name == "..")
+      continue;
+    struct stat st {};
+    if (::lstat((std::string(image_mount) + "/" + name).c_str(), &st) != 0) {
+      say_errno("frame: stat /" + name, errno);
+      continue;
+    }
+    // A /dev, /run... that is not a directory (a symlink, a file) gives way
+    // to the frame's own.
+    bool framed = std::find_if(std::begin(frame_dirs), std::end(frame_dirs),
+                               [&](const char* f) { return name == f; })
+                  != std::end(frame_dirs);
+    if (framed && !S_ISDIR(st.st_mode))
+      continue;
+    frame_entry(name, st);
+  }
+  ::closedir(d);
+  for (const char* dir : frame_dirs) {
+    auto path = std::string(new_root) + "/" + dir;
+    bool tmp = std::string_view(dir) == "tmp";
+    if (!is_real_dir(path) && ::mkdir(path.c_str(), tmp ? 01777 : 0755) == 0
+        && tmp)
+      ::chmod(path.c_str(), 01777);
+  }
+  // The binds keep the image's filesystem; its first mount is not needed.
+  ::umount2(image_mount, MNT_DETACH);
+  ::rmdir(image_mount);
+  say("the image has no " + missing
+      + "; its top level is bound into a tmpfs that has them (the image is not "
+        "changed)");
 }
 
 void switch_root(const std::vector<std::string>& keep) {

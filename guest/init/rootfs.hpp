@@ -16,6 +16,16 @@ void mount_early();
 /// Waits for params.root to appear and mounts it at /newroot. Fatal on failure.
 void mount_root(const boot_params& params);
 
+/// True if `root` lacks one of /dev, /proc, /sys, /run, /tmp as a real
+/// directory (a FROM-scratch container image).
+bool needs_frame(const std::string& root);
+
+/// For such an image at /newroot: makes /newroot a tmpfs holding those
+/// directories, with the image's top-level entries bound (or, symlinks,
+/// copied) into it, so that nothing is written into the image. Does
+/// nothing for an image that has them all. Fatal if the tmpfs fails.
+void frame_root();
+
 /// Moves /dev, /proc and /sys into /newroot, frees the initramfs (except the
 /// top-level entries named in `keep`) and makes /newroot the root (mount
 /// --move + chroot). Fatal on failure.

@@ -3,11 +3,18 @@
 // every request is answered when the connection is or becomes unusable.
 // Normal scheduler: the agent actor is detached and does socket I/O.
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include <caf/all.hpp>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "actors/agent.hpp"
+#include "messages/wire.hpp"
 #include "services/error.hpp"
 #include "test/actors/fake_agent.hpp"
 #include "test/actors/world.hpp"
@@ -225,6 +232,44 @@ TEST_F(agent_live, open_requests_are_answered_when_the_agent_is_stopped) {
   ASSERT_FALSE(r);
   EXPECT_FALSE(r.error() == caf::sec::request_timeout)
       << "the exec was never answered";
+}
+
+// A guest that never reads its port (no agent yet, a wedged one): QEMU then
+// stops reading the host's socket too. The boot wait must not flood it:
+// ten probes a second filled the socket's buffer in ~28 s and the write
+// then blocked the agent actor for good, so the boot timeout never fired.
+TEST_F(agent_live, ready_sends_few_probes_to_a_guest_that_never_reads) {
+  auto path = socket_path();
+  std::filesystem::create_directories(w.root() + "/s");
+  int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  auto agent = connect(path);
+  auto r = ask<agent_health>(agent, atom::ready_v, std::uint32_t{3000});
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error() == caf::sec::request_timeout) << "never answered";
+  EXPECT_NE(why(r.error()).find("did not answer in time"), std::string::npos)
+      << why(r.error());
+  // Now read what the agent actor wrote in those 3 s.
+  int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  ASSERT_GE(cfd, 0);
+  wire::frame_reader reader;
+  std::size_t probes = 0;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(cfd, buf, sizeof buf)) > 0) {
+    reader.feed(buf, static_cast<std::size_t>(n));
+    while (reader.next())
+      ++probes;
+  }
+  ::close(cfd);
+  ::close(lfd);
+  EXPECT_GE(probes, 1u);
+  EXPECT_LE(probes, 3u) << "one probe, then one per 2 s without an answer";
 }
 
 // Nobody listens: every request fails at once with ec::agent. A handler

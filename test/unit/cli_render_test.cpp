@@ -101,6 +101,63 @@ TEST(cli_table, short_rows_are_padded_with_empty_cells) {
   EXPECT_EQ(t.render(false), "A  B  C\nx\n");
 }
 
+// -- terminal escaping
+// ---------------------------------------------------------------------------
+
+TEST(cli_terminal_safe, escapes_c0_del_and_esc_visibly) {
+  EXPECT_EQ(terminal_safe("plain text: 1-2_3"), "plain text: 1-2_3");
+  EXPECT_EQ(terminal_safe("\x1b]0;pwned\x07"), "\\x1b]0;pwned\\x07");
+  EXPECT_EQ(terminal_safe("a\rb\bc\x7f"), "a\\x0db\\x08c\\x7f");
+  EXPECT_EQ(terminal_safe(std::string("nul\0here", 8)), "nul\\x00here");
+  EXPECT_EQ(terminal_safe("two\nlines\tand tab"), "two\\x0alines\\x09and tab");
+}
+
+TEST(cli_terminal_safe, keeps_newlines_and_tabs_only_when_asked) {
+  EXPECT_EQ(terminal_safe("line 1\n\tline 2\x1b[2J", true),
+            "line 1\n\tline 2\\x1b[2J");
+  EXPECT_EQ(terminal_safe("\r\n", true), "\\x0d\n");
+}
+
+TEST(cli_terminal_safe, escapes_c1_controls_and_bytes_that_are_not_utf8) {
+  // U+009B is the one-character CSI of 8-bit terminals.
+  EXPECT_EQ(terminal_safe("x\xc2\x9b" "2Jy"), "x\\u009b2Jy");
+  EXPECT_EQ(terminal_safe("\x9b" "31m"), "\\x9b31m");       // a lone C1 byte
+  EXPECT_EQ(terminal_safe("\xc0\xaf"), "\\xc0\\xaf");        // overlong '/'
+  EXPECT_EQ(terminal_safe("\xed\xa0\x80"), "\\xed\\xa0\\x80"); // a surrogate
+  EXPECT_EQ(terminal_safe("cut \xe2\x82"), "cut \\xe2\\x82"); // truncated
+}
+
+TEST(cli_terminal_safe, passes_printable_utf8_through) {
+  EXPECT_EQ(terminal_safe("größe \xc2\xa0 €  😀"), "größe \xc2\xa0 €  😀");
+}
+
+TEST(cli_table, escapes_what_cells_hold_and_aligns_on_the_escaped_text) {
+  // `vm ports` with a guest process that names itself with an escape
+  // sequence: the table shows it, the terminal does not obey it.
+  table t({"ADDRESS", "PROCESS"});
+  t.add_row({{"box.vm:22"}, {"\x1b[2J\x1b[Hevil\n (7)"}});
+  t.add_row({{"box.vm:80"}, {"nginx (8)"}});
+  auto out = t.render(false);
+  EXPECT_EQ(out, "ADDRESS    PROCESS\n"
+                 "box.vm:22  \\x1b[2J\\x1b[Hevil\\x0a (7)\n"
+                 "box.vm:80  nginx (8)\n");
+  EXPECT_EQ(out.find('\x1b'), std::string::npos);
+  // Colour is the table's own escape, still there.
+  table c({"S"});
+  c.add_row({{"\x1b[31mx", sgr::green}});
+  EXPECT_EQ(c.render(true), "S\n\x1b[32m\\x1b[31mx\x1b[0m\n");
+}
+
+TEST(cli_key_values, escapes_values) {
+  EXPECT_EQ(key_values({{"last error", "boom\x1b]2;title\x07\nmore"}}),
+            "last error:  boom\\x1b]2;title\\x07\\x0amore\n");
+}
+
+TEST(cli_error, escapes_the_message_but_keeps_its_lines) {
+  EXPECT_EQ(format_error({"agent", "guest says \x1b[31mno\nsee log", "op\x1b"}, false),
+            "banger: guest says \\x1b[31mno\nsee log (op op\\x1b)\n");
+}
+
 TEST(cli_key_values, aligns_values_and_dashes_empty_ones) {
   EXPECT_EQ(key_values({{"name", "box"}, {"last error", ""}, {"id", "ab"}}),
             "name:        box\n"
