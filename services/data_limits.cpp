@@ -13,8 +13,8 @@ namespace banger {
 caf::expected<std::uint64_t> free_bytes(const std::string& dir) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0)
-    return make_error(ec::unavailable, "cannot ask for the free space of "
-                                         + dir + ": " + std::strerror(errno));
+    return make_error(ec::unavailable, "cannot ask for the free space of " + dir
+                                           + ": " + std::strerror(errno));
   return static_cast<std::uint64_t>(st.f_bavail)
          * static_cast<std::uint64_t>(st.f_frsize);
 }

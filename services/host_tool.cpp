@@ -36,9 +36,8 @@ caf::expected<run_result> run_guest_file_tool(const guest_file_tool& t) {
   for (std::size_t i = 0; i < t.files.size(); ++i) {
     auto& f = files[i];
     const auto& path = t.files[i].path;
-    f.fd.reset(::open(path.c_str(),
-                      (t.files[i].writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW
-                          | O_CLOEXEC));
+    f.fd.reset(::open(path.c_str(), (t.files[i].writable ? O_RDWR : O_RDONLY)
+                                        | O_NOFOLLOW | O_CLOEXEC));
     if (!f.fd.valid())
       return make_error(errno == ELOOP ? ec::invalid_argument : ec::unavailable,
                         fmt::format("cannot open {} for {}: {}{}", path,
@@ -58,14 +57,16 @@ caf::expected<run_result> run_guest_file_tool(const guest_file_tool& t) {
   opts.timeout = t.timeout;
   opts.limit_cpu_s = static_cast<std::uint64_t>(t.timeout.count());
   opts.limit_as_bytes = t.max_memory_bytes;
-  opts.limit_fsize_bytes =
-      t.max_file_bytes != 0 ? t.max_file_bytes : std::max<std::uint64_t>(largest, 1);
+  opts.limit_fsize_bytes = t.max_file_bytes != 0
+                               ? t.max_file_bytes
+                               : std::max<std::uint64_t>(largest, 1);
   auto argv = t.argv;
   // Given back even when the run fails.
   auto give_back = [&] {
     for (auto& f : files)
       if (f.lent) {
-        [[maybe_unused]] int rc = ::fchown(f.fd.get(), f.st.st_uid, f.st.st_gid);
+        [[maybe_unused]] int rc =
+            ::fchown(f.fd.get(), f.st.st_uid, f.st.st_gid);
         rc = ::fchmod(f.fd.get(), f.st.st_mode & 07777);
         f.lent = false;
       }

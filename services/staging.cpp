@@ -29,13 +29,13 @@ caf::expected<std::string> make_staging_dir(const std::string& parent,
   if (!ec)
     fs::create_directory(dir, ec);
   if (ec)
-    return make_error(ec::internal, "cannot create " + dir + ": "
-                                      + ec.message()
-                                      + " (is the state dir writable?)");
+    return make_error(ec::internal, "cannot create " + dir + ": " + ec.message()
+                                        + " (is the state dir writable?)");
   return dir;
 }
 
-caf::expected<void> publish_dir(const std::string& from, const std::string& to) {
+caf::expected<void> publish_dir(const std::string& from,
+                                const std::string& to) {
   // RENAME_NOREPLACE: a plain rename would replace an empty directory.
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
                   RENAME_NOREPLACE)
@@ -44,10 +44,11 @@ caf::expected<void> publish_dir(const std::string& from, const std::string& to) 
   int err = errno;
   if (err == EEXIST || err == ENOTEMPTY)
     return make_error(ec::already_exists,
-                      to + " exists already (left from an earlier run? "
-                           "remove it, or choose another name)");
+                      to
+                          + " exists already (left from an earlier run? "
+                            "remove it, or choose another name)");
   return make_error(ec::internal, "cannot move " + from + " to " + to + ": "
-                                    + std::strerror(err));
+                                      + std::strerror(err));
 }
 
 namespace {
@@ -69,14 +70,14 @@ struct level {
 
 caf::error remove_failed(const std::string& what, int err) {
   return make_error(ec::unavailable, "cannot remove " + what + ": "
-                                       + std::strerror(err)
-                                       + "; remove it by hand");
+                                         + std::strerror(err)
+                                         + "; remove it by hand");
 }
 
 // Opens `name` under `parent` as a directory, never through a symlink.
 bool open_level(int parent, const char* name, level& out) {
-  unique_fd fd{::openat(parent, name,
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  unique_fd fd{
+      ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
   struct stat st {};
   if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
     return false;
@@ -94,8 +95,7 @@ bool open_level(int parent, const char* name, level& out) {
 caf::expected<void> remove_tree(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0)
-    return errno == ENOENT ? caf::expected<void>{}
-                           : remove_failed(path, errno);
+    return errno == ENOENT ? caf::expected<void>{} : remove_failed(path, errno);
   if (!S_ISDIR(st.st_mode)) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return remove_failed(path, errno);
@@ -156,17 +156,17 @@ caf::expected<void> remove_tree(const std::string& path) {
       if (!open_level(fd, "..", up))
         return remove_failed(where(nullptr), errno);
       if (up.dev != parent.dev || up.ino != parent.ino)
-        return make_error(ec::bad_state,
-                          "cannot remove " + where(nullptr)
-                            + ": its directory was moved while banger removed "
-                              "it; remove what is left by hand");
+        return make_error(
+            ec::bad_state,
+            "cannot remove " + where(nullptr)
+                + ": its directory was moved while banger removed "
+                  "it; remove what is left by hand");
       parent.dir = std::move(up.dir);
     }
     auto name = std::move(cur.name);
     stack.pop_back();
-    if (::unlinkat(::dirfd(stack.back().dir.get()), name.c_str(),
-                   AT_REMOVEDIR)
-          != 0
+    if (::unlinkat(::dirfd(stack.back().dir.get()), name.c_str(), AT_REMOVEDIR)
+            != 0
         && errno != ENOENT)
       return remove_failed(where(name.c_str()), errno);
   }
