@@ -33,7 +33,7 @@ struct image_build_job {
   std::uint64_t size_bytes = 0;
   std::string qemu_img = "qemu-img";
   /// The base image's rootfs.ext4 (raw): the overlay's backing file.
-  std::string base_rootfs;
+  std::string base_rootfs{};
 };
 
 /// The qemu-img argv flattening the overlay {0} (qcow2) over its backing

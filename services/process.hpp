@@ -36,7 +36,7 @@ struct run_options {
   std::int64_t gid = -1;
   /// Descriptors the child inherits: {ours, its number in the child} (child
   /// numbers above 2).
-  std::vector<std::pair<int, int>> pass_fds;
+  std::vector<std::pair<int, int>> pass_fds{};
 };
 
 struct run_result {

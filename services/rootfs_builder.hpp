@@ -30,7 +30,7 @@ struct layer_source {
   std::string path;
   layer_compression compression = layer_compression::none;
   /// Its digest, which errors name ("" names the path instead).
-  std::string digest;
+  std::string digest{};
 };
 
 struct rootfs_options {
