@@ -28,6 +28,7 @@ struct build_ctx {
   image_build_request req;
   std::string vm;     // the build VM's name
   std::string kernel; // the new image's kernel
+  std::string base_rootfs; // the base image's root filesystem
   caf::actor sink;
   std::uint64_t stream = 0;
   caf::typed_response_promise<image_info> rp;
@@ -75,6 +76,7 @@ void publish(self_ptr self, vm_manager_actor manager, store_actor store,
   image_build_job job{c->req.name, c->kernel, c->req.from, images_dir,
                       vm_dir + "/root.qcow2", vm_dir + "/work.ext4",
                       c->req.size_bytes};
+  job.base_rootfs = c->base_rootfs;
   self
     ->request(blocking(self, [job] { return publish_root_disk(job); }),
               caf::infinite, atom::run_v)
@@ -186,6 +188,7 @@ caf::behavior builder_impl(self_ptr self,
                 [=](image_info& base) {
                   c->kernel = c->req.kernel.empty() ? base.kernel
                                                     : c->req.kernel;
+                  c->base_rootfs = base.rootfs;
                   run_build(self, manager, store, images_dir, c);
                 },
                 [=](caf::error& err) {

@@ -21,6 +21,7 @@
 #include <caf/expected.hpp>
 
 #include "services/catalog.hpp"
+#include "services/data_limits.hpp"
 
 namespace banger {
 
@@ -84,12 +85,16 @@ struct bundle_contents {
 /// relative and staying inside it), no "..", no absolute names, no hardlinks
 /// or device nodes; manifest.json of that kind; rootfs.ext4/work-seed.ext4
 /// ext4 images, vmlinux ELF. Files are written sparse (holes in the archive
-/// and zero blocks are not allocated). Errors: ec::invalid_argument (unsafe
-/// or incomplete bundle, naming the entry), ec::already_exists (dest_dir not
-/// empty), ec::unavailable (ENOSPC and other write errors), ec::cancelled;
+/// and zero blocks are not allocated). `limits` bound the entries, names,
+/// depth and declared bytes; the bytes written must fit the free space of
+/// dest_dir's filesystem less limits.free_margin (checked before each
+/// write). Errors: ec::invalid_argument (unsafe or incomplete bundle, or a
+/// limit passed, naming the entry), ec::already_exists (dest_dir not empty),
+/// ec::unavailable (no room, ENOSPC and other write errors), ec::cancelled;
 /// on any error dest_dir is left as it was before (removed if created).
 caf::expected<bundle_contents>
 unpack_bundle(const std::string& archive, const std::string& dest_dir,
-              std::string_view kind, std::atomic<bool>* cancel = nullptr);
+              std::string_view kind, std::atomic<bool>* cancel = nullptr,
+              const data_limits& limits = {});
 
 } // namespace banger

@@ -22,6 +22,7 @@
 
 #include "services/bundle_layout.hpp"
 #include "services/error.hpp"
+#include "services/staging.hpp"
 #include "services/unique_fd.hpp"
 
 namespace banger {
@@ -45,17 +46,28 @@ bool all_zero(const char* p, std::size_t n) {
 class unpacker {
 public:
   unpacker(const std::string& archive, const std::string& dest,
-           std::string_view kind, std::atomic<bool>* cancel)
-      : archive_(archive), dest_(dest), kind_(kind), cancel_(cancel) {}
+           std::string_view kind, std::atomic<bool>* cancel,
+           const data_limits& limits)
+      : archive_(archive), dest_(dest), kind_(kind), cancel_(cancel),
+        limits_(limits) {}
 
   caf::expected<void> run();
 
 private:
   caf::error refuse(const std::string& entry, const std::string& why) const {
+    // A name may be 130 KB long: the message shows its start.
+    auto shown = entry.size() <= 200 ? entry : entry.substr(0, 200) + "...";
     return make_error(ec::invalid_argument,
                       fmt::format("bundle {}: entry '{}' {}; the bundle is "
                                   "unsafe or corrupt, banger refuses it",
-                                  archive_, entry, why));
+                                  archive_, shown, why));
+  }
+  caf::error no_room(const std::string& entry) const {
+    return make_error(
+        ec::unavailable,
+        fmt::format("unpacking bundle {}: entry '{}' would fill {} beyond its "
+                    "free space less {} bytes; free some space there and retry",
+                    archive_, entry, dest_, limits_.free_margin));
   }
   caf::error write_error(const std::string& path, int err) const {
     return make_error(ec::unavailable,
@@ -75,6 +87,13 @@ private:
   std::string dest_;
   std::string kind_;
   std::atomic<bool>* cancel_;
+  const data_limits& limits_;
+  std::uint64_t entries_ = 0;
+  // Declared file bytes (holes included) and bytes really written, against
+  // limits_.max_bytes and the free space measured before the first write.
+  std::uint64_t declared_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t space_ = 0;
   struct archive* ar_ = nullptr;
   unique_fd root_;
 };
@@ -123,6 +142,9 @@ caf::expected<void> unpacker::write_file(int fd, const std::string& path,
         off = next;
         continue;
       }
+      if (written_ + n > space_)
+        return no_room(path);
+      written_ += n;
       auto w = ::pwrite(fd, p, n, off);
       if (w < 0 && errno == EINTR)
         continue;
@@ -141,10 +163,27 @@ caf::expected<void> unpacker::write_file(int fd, const std::string& path,
 caf::expected<void> unpacker::entry(struct archive_entry* e) {
   const char* raw_c = archive_entry_pathname(e);
   std::string raw = raw_c != nullptr ? raw_c : "";
+  if (++entries_ > limits_.max_entries)
+    return make_error(ec::invalid_argument,
+                      fmt::format("bundle {} has more than {} entries; banger "
+                                  "refuses it (a broken or hostile bundle)",
+                                  archive_, limits_.max_entries));
+  if (raw.size() > limits_.max_path)
+    return refuse(raw, fmt::format("has a name of {} bytes, longer than the "
+                                   "limit of {}",
+                                   raw.size(), limits_.max_path));
   auto split = split_bundle_path(raw);
   if (!split.error.empty())
     return refuse(raw, split.error);
   const auto* comps = &split.comps;
+  if (comps->size() > limits_.max_depth)
+    return refuse(raw, fmt::format("lies deeper than {} directories",
+                                   limits_.max_depth));
+  if (const char* t = archive_entry_symlink(e);
+      t != nullptr && std::strlen(t) > limits_.max_path)
+    return refuse(raw, fmt::format("is a symlink to a name longer than {} "
+                                   "bytes",
+                                   limits_.max_path));
   auto type = archive_entry_filetype(e);
   if (comps->empty()) {
     if (type == AE_IFDIR)
@@ -190,6 +229,12 @@ caf::expected<void> unpacker::entry(struct archive_entry* e) {
     return errno == EEXIST ? refuse(raw, "appears twice")
                            : write_error(rel, errno);
   auto size = archive_entry_size_is_set(e) != 0 ? archive_entry_size(e) : 0;
+  declared_ += static_cast<std::uint64_t>(std::max<std::int64_t>(size, 0));
+  if (declared_ > limits_.max_bytes)
+    return refuse(raw, fmt::format("brings the bundle past {} bytes of "
+                                   "content; banger refuses it (a "
+                                   "decompression bomb or a broken bundle)",
+                                   limits_.max_bytes));
   if (auto ok = write_file(fd.get(), rel, size); !ok)
     return ok;
   if (::close(fd.release()) != 0)
@@ -212,6 +257,10 @@ caf::expected<void> unpacker::run() {
   root_.reset(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_.valid())
     return write_error(".", errno);
+  auto avail = free_bytes(dest_);
+  if (!avail)
+    return avail.error();
+  space_ = *avail > limits_.free_margin ? *avail - limits_.free_margin : 0;
   for (;;) {
     if (cancelled())
       return make_error(ec::cancelled,
@@ -234,7 +283,8 @@ caf::expected<void> unpacker::run() {
 caf::expected<bundle_contents> unpack_bundle(const std::string& archive,
                                              const std::string& dest_dir,
                                              std::string_view kind,
-                                             std::atomic<bool>* cancel) {
+                                             std::atomic<bool>* cancel,
+                                             const data_limits& limits) {
   if (kind != "image" && kind != "kernel")
     return make_error(ec::invalid_argument,
                       fmt::format("unpacking bundle {}: kind \"{}\" is neither "
@@ -259,16 +309,18 @@ caf::expected<bundle_contents> unpack_bundle(const std::string& archive,
                                     archive, dest, fec.message()));
   }
   auto undo = [&](caf::error err) {
+    // remove_tree: the archive may have made a tree too deep for
+    // std::filesystem::remove_all.
     std::error_code ec2;
     if (created) {
-      fs::remove_all(dest, ec2);
+      (void)remove_tree(dest);
     } else {
       for (auto& child : fs::directory_iterator(dest, ec2))
-        fs::remove_all(child.path(), ec2);
+        (void)remove_tree(child.path().string());
     }
     return err;
   };
-  unpacker u{archive, dest, kind, cancel};
+  unpacker u{archive, dest, kind, cancel, limits};
   if (auto ok = u.run(); !ok)
     return undo(ok.error());
   auto contents = check_bundle_contents(archive, dest, kind);

@@ -4,9 +4,13 @@
 // run in a worker). The overlay is flattened into a sparse raw ext4 file with
 // qemu-img, grown to the asked size (resize2fs after a forced e2fsck), and the
 // finished directory is published with one rename; a failure leaves nothing.
+// The disk is the build VM's work: every tool on it runs as a guest-file tool
+// (services/host_tool.hpp: never root, limited), and the overlay's formats
+// and backing file are pinned by us, not read from its header.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -28,7 +32,13 @@ struct image_build_job {
   /// 0 keeps the base's size; smaller than the base is an error.
   std::uint64_t size_bytes = 0;
   std::string qemu_img = "qemu-img";
+  /// The base image's rootfs.ext4 (raw): the overlay's backing file.
+  std::string base_rootfs{};
 };
+
+/// The qemu-img argv flattening the overlay {0} (qcow2) over its backing
+/// file {1} (raw) into {2} (raw, already of the right size and zeros).
+std::vector<std::string> flatten_argv(const std::string& qemu_img);
 
 /// Makes <images_dir>/<name>/{rootfs.ext4,work-seed.ext4,manifest.json};
 /// not registered.

@@ -119,7 +119,7 @@ caf::expected<image_info> pull_into(const oci_pull_job& job,
           0, 0});
   std::vector<layer_source> layers;
   for (auto& l : pulled->layers)
-    layers.push_back({l.path, l.compression});
+    layers.push_back({l.path, l.compression, l.digest});
   auto image_dir = staging + "/image";
   std::error_code ec;
   std::filesystem::create_directories(staging + "/build", ec);
@@ -137,8 +137,8 @@ caf::expected<image_info> pull_into(const oci_pull_job& job,
                                   error_message(built.error())));
   // The blobs and the staging tree are not needed once the image exists;
   // free the space before the rename.
-  std::filesystem::remove_all(staging + "/blobs", ec);
-  std::filesystem::remove_all(staging + "/build", ec);
+  discard_dir(staging + "/blobs");
+  discard_dir(staging + "/build");
   if (auto w = write_manifest(image_dir + "/manifest.json", job, *pulled); !w)
     return w.error();
 

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,7 +70,7 @@ caf::expected<fd_pair> make_pipe(const char* what) {
 
 /// What went wrong in the child before exec, sent back through a CLOEXEC pipe
 /// (an empty read means exec succeeded).
-enum class child_stage : int { chdir = 1, exec = 2, fork = 3 };
+enum class child_stage : int { chdir = 1, exec = 2, fork = 3, limits = 4, identity = 5 };
 struct child_failure {
   child_stage stage;
   int err;
@@ -88,6 +89,9 @@ struct exec_plan {
   std::vector<char*> env_ptrs;
   int max_fd = 1024;
   std::vector<std::pair<int, int>> pass_fds; // {ours, the child's number}
+  std::vector<std::pair<int, std::uint64_t>> limits; // {RLIMIT_*, value}
+  std::int64_t uid = -1;
+  std::int64_t gid = -1;
 };
 
 std::vector<std::string> merged_env(const std::vector<std::string>& extra) {
@@ -216,6 +220,23 @@ void report_failure(int fd, child_stage stage, int err) {
     report_failure(report_fd, child_stage::chdir, errno);
     ::_exit(127);
   }
+  for (auto [resource, value] : plan.limits) {
+    rlimit lim{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    if (::setrlimit(resource, &lim) != 0) {
+      report_failure(report_fd, child_stage::limits, errno);
+      ::_exit(127);
+    }
+  }
+  // Groups first: after setresuid we could no longer drop them.
+  if (plan.gid >= 0 || plan.uid >= 0) {
+    auto gid = static_cast<gid_t>(plan.gid >= 0 ? plan.gid : ::getgid());
+    auto uid = static_cast<uid_t>(plan.uid >= 0 ? plan.uid : ::getuid());
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0
+        || ::setresuid(uid, uid, uid) != 0) {
+      report_failure(report_fd, child_stage::identity, errno);
+      ::_exit(127);
+    }
+  }
   // Passed descriptors first move out of the way of their target numbers
   // (a target may be where another one, or the report pipe, sits now).
   constexpr int parking = 1000;
@@ -272,6 +293,14 @@ caf::expected<void> read_report(int fd, const exec_plan& plan) {
       return make_error(ec::internal, "cannot fork to start " + plan.program
                                         + ": " + errno_text(f.err)
                                         + "; check the process limits");
+    case child_stage::limits:
+      return make_error(ec::internal, "cannot set the resource limits of "
+                                        + plan.program + ": " + errno_text(f.err));
+    case child_stage::identity:
+      return make_error(ec::invalid_argument,
+                        "cannot run " + plan.program + " as uid "
+                          + std::to_string(plan.uid) + " gid " + std::to_string(plan.gid)
+                          + ": " + errno_text(f.err) + " (only root can change user)");
     case child_stage::exec:
       break;
   }
@@ -399,6 +428,21 @@ caf::expected<run_result> run(const std::vector<std::string>& argv,
   auto plan = make_plan(argv, opts.cwd, opts.env_extra);
   if (!plan)
     return plan.error();
+  for (auto [ours, theirs] : opts.pass_fds)
+    if (ours < 0 || theirs <= 2 || ::fcntl(ours, F_GETFD) < 0)
+      return make_error(ec::invalid_argument,
+                        "cannot pass descriptor " + std::to_string(ours) + " as "
+                          + std::to_string(theirs) + " to " + plan->program
+                          + ": it is not open or the target is stdio (this is "
+                            "a bug in banger)");
+  plan->pass_fds = opts.pass_fds;
+  for (auto [resource, value] : {std::pair{RLIMIT_CPU, opts.limit_cpu_s},
+                                 std::pair{RLIMIT_AS, opts.limit_as_bytes},
+                                 std::pair{RLIMIT_FSIZE, opts.limit_fsize_bytes}})
+    if (value > 0)
+      plan->limits.emplace_back(resource, value);
+  plan->uid = opts.uid;
+  plan->gid = opts.gid;
   auto in = make_pipe(plan->program.c_str());
   auto out = make_pipe(plan->program.c_str());
   auto err = make_pipe(plan->program.c_str());

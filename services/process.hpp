@@ -24,6 +24,19 @@ struct run_options {
   std::string cwd;
   /// "KEY=VALUE" entries added to (or replacing in) our environment.
   std::vector<std::string> env_extra;
+  /// Resource limits set in the child before exec (soft and hard); 0 leaves
+  /// ours. CPU seconds (SIGKILL past it), address space bytes, and the
+  /// largest offset it may write a file at (SIGXFSZ past it).
+  std::uint64_t limit_cpu_s = 0;
+  std::uint64_t limit_as_bytes = 0;
+  std::uint64_t limit_fsize_bytes = 0;
+  /// Runs the child as this uid/gid with no supplementary groups (needs
+  /// root); -1 keeps ours.
+  std::int64_t uid = -1;
+  std::int64_t gid = -1;
+  /// Descriptors the child inherits: {ours, its number in the child} (child
+  /// numbers above 2).
+  std::vector<std::pair<int, int>> pass_fds{};
 };
 
 struct run_result {
@@ -41,9 +54,10 @@ struct run_result {
 
 /// Runs `argv` (looked up in PATH like execvp) to completion, capturing its
 /// stdout and stderr. The child gets its own process group and SIGKILL when
-/// the calling thread dies. Errors: ec::invalid_argument (empty argv),
-/// ec::unavailable (the program does not exist or cannot be executed),
-/// ec::internal (pipes, fork). A non-zero exit is not an error: look at the
+/// the calling thread dies. Errors: ec::invalid_argument (empty argv, a bad
+/// pass_fds entry, uid/gid that cannot be taken), ec::unavailable (the
+/// program does not exist or cannot be executed), ec::internal (pipes,
+/// fork, limits). A non-zero exit is not an error: look at the
 /// result.
 caf::expected<run_result> run(const std::vector<std::string>& argv,
                               const run_options& opts = {});

@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include "services/data_limits.hpp"
 #include "services/error.hpp"
 #include "services/http_get.hpp"
 #include "services/sha256.hpp"
@@ -34,7 +34,11 @@ constexpr std::string_view mt_docker_list =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr std::string_view mt_docker_manifest =
     "application/vnd.docker.distribution.manifest.v2+json";
+// Answers read into memory (manifests, indexes, token JSON) and the config
+// blob (parsed whole) are bounded: a registry may send an endless body.
 constexpr std::size_t max_manifest_bytes = 4 << 20;
+constexpr std::size_t max_token_bytes = 4 << 20;
+constexpr std::int64_t max_config_bytes = 16 << 20;
 constexpr int max_redirects = 5;
 
 std::string lower(std::string s) {
@@ -135,17 +139,6 @@ struct session {
 
 using answer = http_answer;
 
-std::unique_ptr<httplib::Client> make_client(const session& s,
-                                             const std::string& origin) {
-  auto cli = std::make_unique<httplib::Client>(origin);
-  cli->set_connection_timeout(s.opts.connect_timeout);
-  cli->set_read_timeout(s.opts.read_timeout);
-  cli->set_follow_location(false);
-  cli->set_decompress(false);
-  cli->set_keep_alive(false);
-  return cli;
-}
-
 // GET origin+target once; a 200 body goes to `sink` (when given), any other
 // body is kept (bounded) for the error message.
 caf::expected<answer> get_once(session& s, const std::string& origin,
@@ -184,6 +177,52 @@ std::string header(const answer& a, const char* name) {
   return a.header(name);
 }
 
+// "scheme://host[:port]" with the host lowercased and the default port
+// written out, so that two spellings of one origin compare equal.
+std::string canonical_origin(const std::string& origin) {
+  auto sep = origin.find("://");
+  if (sep == std::string::npos)
+    return lower(origin);
+  auto scheme = lower(origin.substr(0, sep));
+  auto host = lower(origin.substr(sep + 3));
+  auto close = host.rfind(']');
+  auto colon = host.rfind(':');
+  bool has_port = colon != std::string::npos
+                  && (close == std::string::npos || colon > close);
+  if (!has_port)
+    host += scheme == "https" ? ":443" : ":80";
+  return scheme + "://" + host;
+}
+
+// Whether the docker config's credentials for the registry may go to a
+// token realm: only to the registry's own origin (scheme, host and port), so
+// that a registry cannot hand our password to another host, or make us send
+// it in clear text. Docker Hub's token service is the one known exception.
+bool credentials_may_go_to(const session& s, const std::string& realm_origin) {
+  auto realm = canonical_origin(realm_origin);
+  auto registry = canonical_origin(s.origin);
+  if (realm == registry)
+    return true;
+  return registry == "https://registry-1.docker.io:443"
+         && realm == "https://auth.docker.io:443";
+}
+
+// "a b&c" -> "a%20b%26c" for a query parameter.
+std::string query_escape(const std::string& in) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 // Answers a 401 challenge: fetches a bearer token or switches to Basic auth.
 caf::error authenticate(session& s, const answer& a) {
   auto challenge = header(a, "WWW-Authenticate");
@@ -207,27 +246,59 @@ caf::error authenticate(session& s, const answer& a) {
     return s.fail(
         ec::protocol,
         fmt::format("token realm '{}' is not an http(s) URL", bc->realm));
-  httplib::Params params;
+  auto target = url->target;
+  target += target.find('?') == std::string::npos ? "?" : "&";
   if (!bc->service.empty())
-    params.emplace("service", bc->service);
-  params.emplace("scope", bc->scope.empty()
-                              ? "repository:" + s.ref.repository + ":pull"
-                              : bc->scope);
-  httplib::Headers headers;
-  if (s.creds)
-    headers.emplace(
-        "Authorization",
-        "Basic " + base64_encode(s.creds->username + ":" + s.creds->password));
-  auto cli = make_client(s, url->origin);
-  auto res = cli->Get(url->target, params, headers);
-  if (!res)
-    return s.fail(ec::unavailable,
-                  fmt::format("cannot reach the token server {} ({})",
-                              bc->realm, httplib::to_string(res.error())));
+    target += "service=" + query_escape(bc->service) + "&";
+  target += "scope="
+            + query_escape(bc->scope.empty()
+                               ? "repository:" + s.ref.repository + ":pull"
+                               : bc->scope);
+  http_headers headers;
+  bool withheld = false;
+  if (s.creds) {
+    if (credentials_may_go_to(s, url->origin))
+      headers.emplace_back("Authorization",
+                           "Basic "
+                               + base64_encode(s.creds->username + ":"
+                                               + s.creds->password));
+    else
+      withheld = true;
+  }
+  http_options o;
+  o.connect_timeout = s.opts.connect_timeout;
+  o.read_timeout = s.opts.read_timeout;
+  o.cancel = s.opts.cancel;
+  auto r = http_get_once(url->origin, target, headers, {}, max_token_bytes, o);
+  switch (r.outcome) {
+    case http_outcome::done:
+    case http_outcome::bad_redirect:
+      break;
+    case http_outcome::cancelled:
+      return s.fail(ec::cancelled, "the pull was cancelled");
+    case http_outcome::too_big:
+      return s.fail(ec::protocol,
+                    fmt::format("the token server {} sent an answer larger "
+                                "than {} bytes; banger refuses it",
+                                bc->realm, max_token_bytes));
+    case http_outcome::cut_off:
+    case http_outcome::unreachable:
+      return s.fail(ec::unavailable,
+                    fmt::format("cannot reach the token server {} ({})",
+                                bc->realm, r.error));
+  }
+  auto* res = &r.answer;
   if (res->status != 200)
-    return s.fail(ec::protocol,
-                  fmt::format("the token server {} answered {}: {}", bc->realm,
-                              res->status, summarize_body(res->body)));
+    return s.fail(
+        ec::protocol,
+        fmt::format("the token server {} answered {}: {}{}", bc->realm,
+                    res->status, summarize_body(res->body),
+                    withheld ? fmt::format("; banger did not send it the "
+                                           "credentials for {}, because it is "
+                                           "not that registry (another host, "
+                                           "port or scheme)",
+                                           s.ref.registry)
+                             : ""));
   std::string token;
   try {
     auto j = json::parse(res->body);
@@ -389,6 +460,11 @@ caf::expected<oci_descriptor> parse_descriptor(session& s, const json& j,
   if (d.size < 0)
     return s.fail(ec::protocol,
                   fmt::format("{} {} has a negative size", what, d.digest));
+  // 1 PiB: sums of sizes never overflow.
+  if (d.size > (std::int64_t{1} << 50))
+    return s.fail(ec::protocol, fmt::format("{} {} claims {} bytes, which no "
+                                            "image has",
+                                            what, d.digest, d.size));
   return d;
 }
 
@@ -602,6 +678,12 @@ caf::expected<pulled_image> pull(session& s) {
     if (!c)
       return c.error();
     config = std::move(*c);
+    if (config.size > max_config_bytes)
+      return s.fail(ec::protocol,
+                    fmt::format("the image config {} is {} bytes, more than "
+                                "the {} banger reads; the manifest is broken "
+                                "or hostile",
+                                config.digest, config.size, max_config_bytes));
     for (auto& l : j.at("layers")) {
       auto d = parse_descriptor(s, l, "layer");
       if (!d)
@@ -631,6 +713,16 @@ caf::expected<pulled_image> pull(session& s) {
   if (dec)
     return s.fail(ec::internal, fmt::format("cannot create {}: {}",
                                             dir.string(), dec.message()));
+  // The descriptors say what is coming: refuse what cannot fit before
+  // writing any of it.
+  if (auto avail = free_bytes(dir.string());
+      avail && s.overall_total + data_limits{}.free_margin > *avail)
+    return s.fail(ec::unavailable,
+                  fmt::format("the image's blobs are {} bytes and {} has {} "
+                              "free (banger keeps {} free); free some space "
+                              "there and retry",
+                              s.overall_total, dir.string(), *avail,
+                              data_limits{}.free_margin));
   auto mp = store_manifest(s, *m);
   if (!mp)
     return mp.error();

@@ -134,11 +134,26 @@ private:
     return opts_.cancel != nullptr && opts_.cancel->load();
   }
 
+  std::string layer_name() const {
+    return "layer " + std::to_string(layer_index_ + 1) + " (" + layer_path_ + ")";
+  }
+
   caf::error entry_error(const std::string& entry, const std::string& what) const {
     return make_error(ec::invalid_argument,
-                      "layer " + std::to_string(layer_index_ + 1) + " (" + layer_path_
-                        + "): entry '" + entry + "' " + what
+                      layer_name() + ": entry '" + shorten(entry) + "' " + what
                         + "; the image is unsafe or corrupt, banger refuses it");
+  }
+
+  caf::error limit_error(const std::string& what) const {
+    return make_error(ec::invalid_argument,
+                      layer_name() + " " + what
+                        + "; banger refuses the image (a decompression bomb or "
+                          "a broken image), pull another one");
+  }
+
+  // An entry name may be 130 KB long; an error message shows its start.
+  static std::string shorten(const std::string& s) {
+    return s.size() <= 200 ? s : s.substr(0, 200) + "...";
   }
 
   caf::expected<std::vector<std::string>> split(const std::string& entry,
@@ -169,6 +184,11 @@ private:
 
   const rootfs_options& opts_;
   node root_;
+  // Content bytes and entries read so far, over all layers, and the bytes
+  // the free space allows.
+  std::uint64_t read_bytes_ = 0;
+  std::uint64_t entries_ = 0;
+  std::uint64_t space_budget_ = 0;
   std::size_t layer_index_ = 0;
   std::string layer_path_;
   std::uint64_t blob_counter_ = 0;
@@ -207,6 +227,9 @@ builder::split(const std::string& entry, const std::string& path) const {
     if (c.find('\n') != std::string::npos)
       return entry_error(entry, "has a newline in its name, which banger cannot write");
     comps.push_back(std::move(c));
+    if (comps.size() > opts_.limits.max_depth)
+      return entry_error(entry, "lies deeper than " + std::to_string(opts_.limits.max_depth)
+                                  + " directories");
   }
   return comps;
 }
@@ -262,19 +285,29 @@ caf::expected<node*> builder::resolve_dir(const std::string& entry,
       slot->layer = layer_index_;
     }
     stack.push_back(slot.get());
+    // Symlinks can make a short name deep.
+    if (stack.size() > opts_.limits.max_depth)
+      return entry_error(entry, "lies deeper than " + std::to_string(opts_.limits.max_depth)
+                                  + " directories (through symlinks)");
   }
   return stack.back();
 }
 
-void builder::prune(node& dir) {
-  for (auto it = dir.children.begin(); it != dir.children.end();) {
-    if (it->second->layer < layer_index_) {
-      it = dir.children.erase(it);
-      continue;
+void builder::prune(node& top) {
+  // An explicit stack: the walk's depth is the image's, not the thread's.
+  std::vector<node*> todo{&top};
+  while (!todo.empty()) {
+    auto* dir = todo.back();
+    todo.pop_back();
+    for (auto it = dir->children.begin(); it != dir->children.end();) {
+      if (it->second->layer < layer_index_) {
+        it = dir->children.erase(it);
+        continue;
+      }
+      if (it->second->ino->type == kind::dir)
+        todo.push_back(it->second.get());
+      ++it;
     }
-    if (it->second->ino->type == kind::dir)
-      prune(*it->second);
-    ++it;
   }
 }
 
@@ -326,6 +359,17 @@ caf::expected<void> builder::apply(struct archive* ar, struct archive_entry* e) 
     return make_error(ec::invalid_argument, "layer " + std::to_string(layer_index_ + 1) + " ("
                                               + layer_path_ + ") has an entry without a name");
   std::string entry = raw;
+  if (++entries_ > opts_.limits.max_entries)
+    return limit_error("brings the image to more than "
+                       + std::to_string(opts_.limits.max_entries) + " entries");
+  if (entry.size() > opts_.limits.max_path)
+    return entry_error(entry, "has a name of " + std::to_string(entry.size())
+                                + " bytes, longer than the limit of "
+                                + std::to_string(opts_.limits.max_path));
+  for (const char* other : {archive_entry_hardlink(e), archive_entry_symlink(e)})
+    if (other != nullptr && std::strlen(other) > opts_.limits.max_path)
+      return entry_error(entry, "links to a name longer than "
+                                  + std::to_string(opts_.limits.max_path) + " bytes");
   auto comps = split(entry, entry);
   if (!comps)
     return comps.error();
@@ -442,6 +486,18 @@ caf::expected<void> builder::apply(struct archive* ar, struct archive_entry* e) 
   if (ino->type == kind::file) {
     if (archive_entry_size_is_set(e) != 0 && archive_entry_size(e) > 0)
       ino->size = static_cast<std::uint64_t>(archive_entry_size(e));
+    // Checked from the header, before a byte of it is written.
+    read_bytes_ += ino->size;
+    if (read_bytes_ > opts_.limits.max_bytes)
+      return limit_error("expands to more than " + std::to_string(opts_.limits.max_bytes)
+                         + " bytes of content (at entry '" + shorten(entry) + "')");
+    if (read_bytes_ > space_budget_)
+      return make_error(ec::unavailable,
+                        layer_name() + " expands to more than the "
+                          + std::to_string(space_budget_) + " bytes of content that "
+                          + opts_.work_dir + " has room for (at entry '" + shorten(entry)
+                          + "'; the image file needs as much again); free some space "
+                            "there and retry");
     if (auto r = read_data(ar, *ino, entry); !r)
       return r.error();
   }
@@ -664,9 +720,13 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
     if (::mkdir(d.c_str(), 0700) != 0)
       return make_error(ec::internal, "cannot create " + d + ": " + errno_text(errno)
                                         + "; the work directory must exist and be empty");
+  auto avail = free_bytes(opts_.work_dir);
+  if (!avail)
+    return avail.error();
+  space_budget_ = *avail > opts_.limits.free_margin ? (*avail - opts_.limits.free_margin) / 2 : 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     layer_index_ = i;
-    layer_path_ = layers[i].path;
+    layer_path_ = layers[i].digest.empty() ? layers[i].path : layers[i].digest;
     if (auto r = read_layer(layers[i]); !r)
       return r.error();
   }

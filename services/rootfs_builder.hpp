@@ -20,6 +20,7 @@
 
 #include <caf/expected.hpp>
 
+#include "services/data_limits.hpp"
 #include "services/layer_compression.hpp"
 
 namespace banger {
@@ -28,6 +29,8 @@ namespace banger {
 struct layer_source {
   std::string path;
   layer_compression compression = layer_compression::none;
+  /// Its digest, which errors name ("" names the path instead).
+  std::string digest{};
 };
 
 struct rootfs_options {
@@ -47,6 +50,10 @@ struct rootfs_options {
   /// Checked between entries and steps; true makes the build fail with
   /// ec::cancelled.
   std::atomic<bool>* cancel = nullptr;
+  /// Bounds on what the layers may make us write; the byte budget is also
+  /// capped by half the free space of work_dir's filesystem (minus the
+  /// margin): the content is staged there and the image needs as much again.
+  data_limits limits;
 };
 
 struct rootfs_result {
@@ -64,9 +71,11 @@ inline constexpr std::uint64_t min_work_seed_bytes = 64ull << 20;
 /// Applies `layers` in order (the first is the lowest) and writes the result
 /// to opts.output. Errors: ec::invalid_argument (an unreadable or unsafe
 /// layer: an entry climbing above the root, a hardlink to something missing
-/// or outside the tree, an entry under a symlink; the message names the layer
-/// and the entry), ec::unavailable (mke2fs/debugfs missing or failing, e.g.
-/// no space), ec::cancelled, ec::internal (I/O). On any error no <output>
+/// or outside the tree, an entry under a symlink, a limit of opts.limits
+/// passed; the message names the layer and the entry or limit),
+/// ec::unavailable (not enough free space for the content, checked before
+/// writing it; mke2fs/debugfs missing or failing), ec::cancelled,
+/// ec::internal (I/O). On any error no <output>
 /// (nor work seed) and no .tmp file is left behind.
 caf::expected<rootfs_result> build_rootfs(const std::vector<layer_source>& layers,
                                           const rootfs_options& opts);

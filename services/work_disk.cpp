@@ -13,6 +13,7 @@
 
 #include "services/error.hpp"
 #include "services/file_magic.hpp"
+#include "services/host_tool.hpp"
 #include "services/process.hpp"
 #include "services/units.hpp"
 
@@ -22,7 +23,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Runs a filesystem tool; its failure becomes ec::unavailable naming `what`.
+/// Runs a program on our own files (cp, mke2fs); its failure becomes
+/// ec::unavailable naming `what`.
 caf::expected<void> tool(std::vector<std::string> argv, const std::string& what) {
   run_options opts;
   opts.timeout = 300s;
@@ -41,6 +43,38 @@ caf::expected<void> tool(std::vector<std::string> argv, const std::string& what)
                                 what, argv.front(), why));
 }
 
+/// e2fsck or resize2fs on `disk`, a filesystem a guest wrote (or an image's
+/// seed): never as root, limited, the file reached through a descriptor
+/// (services/host_tool.hpp). `ok_codes` are the exits that count as success.
+caf::expected<void> fs_tool(std::vector<std::string> argv, const std::string& disk,
+                            const std::string& what,
+                            std::initializer_list<int> ok_codes = {0}) {
+  guest_file_tool t;
+  for (auto& a : argv)
+    if (a == disk)
+      a = "{0}";
+  t.argv = std::move(argv);
+  t.files = {{disk, true}};
+  auto r = run_guest_file_tool(t);
+  if (!r)
+    return r.error();
+  bool ok = !r->timed_out && r->signal == 0
+            && std::find(ok_codes.begin(), ok_codes.end(), r->exit_code) != ok_codes.end();
+  if (ok)
+    return {};
+  auto why = r->timed_out ? fmt::format("it did not finish within {} s", t.timeout.count())
+             : r->signal != 0 ? fmt::format("it was killed by signal {} (a resource "
+                                            "limit: the filesystem may be hostile)",
+                                            r->signal)
+                              : r->err + r->out;
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+    why.pop_back();
+  return make_error(ec::unavailable,
+                    fmt::format("{}: {} failed: {}; check free space on the disk "
+                                "holding it",
+                                what, t.argv.front(), why));
+}
+
 std::uint64_t file_size(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
@@ -52,7 +86,7 @@ caf::expected<void> grow_file(const std::string& path, std::uint64_t size_bytes)
     return make_error(ec::unavailable,
                       fmt::format("cannot grow {} to {}: {}", path,
                                   format_bytes(size_bytes), std::strerror(errno)));
-  return tool({"resize2fs", "-f", path}, "growing " + path);
+  return fs_tool({"resize2fs", "-f", path}, path, "growing " + path);
 }
 
 /// Runs make(tmp) for `out`'s sibling <out>.tmp and renames it to `out`
@@ -151,7 +185,7 @@ caf::expected<void> grow_work_disk(const std::string& disk, std::uint64_t size_b
                                   format_bytes(size_bytes), format_bytes(now)));
   if (size_bytes == now)
     return {};
-  if (auto r = tool({"e2fsck", "-f", "-p", disk}, "checking " + disk); !r)
+  if (auto r = fs_tool({"e2fsck", "-f", "-p", disk}, disk, "checking " + disk); !r)
     return r;
   return grow_file(disk, size_bytes);
 }
@@ -165,16 +199,12 @@ caf::expected<void> seed_from_work_disk(const std::string& disk, const std::stri
         !r)
       return r;
     // e2fsck exits 1 when it fixed something (an unclean shutdown): fine.
-    run_options opts;
-    opts.timeout = 300s;
-    auto fsck = run({"e2fsck", "-f", "-y", tmp}, opts);
-    if (!fsck)
-      return fsck.error();
-    if (fsck->timed_out || fsck->signal != 0 || (fsck->exit_code & ~1) != 0)
-      return make_error(ec::unavailable,
-                        "the work disk " + disk + " has errors e2fsck could not fix: "
-                          + fsck->out + fsck->err);
-    if (auto r = tool({"resize2fs", "-M", tmp}, "shrinking " + tmp); !r)
+    if (auto r = fs_tool({"e2fsck", "-f", "-y", tmp}, tmp,
+                         "the work disk " + disk + " has errors e2fsck could not fix",
+                         {0, 1});
+        !r)
+      return r;
+    if (auto r = fs_tool({"resize2fs", "-M", tmp}, tmp, "shrinking " + tmp); !r)
       return r;
     // -M leaves no free block: a seed gets a little room back so that the
     // first boot can write its logs and keys before any growth.

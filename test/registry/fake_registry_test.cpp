@@ -55,6 +55,7 @@ protected:
   image_bytes img;
   loopback_server reg;     // the registry (and its token endpoint)
   loopback_server storage; // where blobs are redirected to
+  loopback_server elsewhere; // a token service on another host (port)
   temp_dir tmp;
   std::mutex mu;
   // Recorded requests.
@@ -70,9 +71,15 @@ protected:
   bool wrong_manifest_for_digest = false;
   bool lying_content_digest = false;
   std::string manifest_override; // served instead of img.manifest
+  bool realm_elsewhere = false;   // the challenge names `elsewhere`
+  bool elsewhere_refuses_anonymous = false;
+  std::string elsewhere_authorization = "(no request)";
+  // Bodies that go on (up to 256 MiB) for the token or the manifest.
+  bool endless_token = false;
+  bool endless_manifest = false;
 
   std::string challenge() const {
-    return R"(Bearer realm=")" + reg.origin()
+    return R"(Bearer realm=")" + (realm_elsewhere ? elsewhere.origin() : reg.origin())
            + R"(/token",service="fake-registry",scope="repository:auth/img:pull")";
   }
 
@@ -97,9 +104,38 @@ protected:
     return true;
   }
 
+  // 256 MiB of '{' in 64 KiB chunks, without a length.
+  static void endless(httplib::Response& res) {
+    res.set_chunked_content_provider(
+        "application/json", [](std::size_t offset, httplib::DataSink& sink) {
+          static const std::string chunk(64 << 10, '{');
+          if (offset >= (256u << 20)) {
+            sink.done();
+            return true;
+          }
+          return sink.write(chunk.data(), chunk.size());
+        });
+  }
+
   void SetUp() override {
+    elsewhere.srv.Get(
+        "/token", [this](const httplib::Request& req, httplib::Response& res) {
+          std::lock_guard lock{mu};
+          elsewhere_authorization = req.get_header_value("Authorization");
+          if (elsewhere_refuses_anonymous && elsewhere_authorization.empty()) {
+            res.status = 401;
+            res.set_content(R"({"errors":[{"code":"DENIED","message":"login first"}]})",
+                            "application/json");
+            return;
+          }
+          res.set_content(R"({"token":"tok-123"})", "application/json");
+        });
     reg.srv.Get(
         "/token", [this](const httplib::Request& req, httplib::Response& res) {
+          if (endless_token) {
+            endless(res);
+            return;
+          }
           std::lock_guard lock{mu};
           ++token_requests;
           token_authorization = req.get_header_value("Authorization");
@@ -120,6 +156,10 @@ protected:
         [this](const httplib::Request& req, httplib::Response& res) {
           if (!authorized(req, res))
             return;
+          if (endless_manifest) {
+            endless(res);
+            return;
+          }
           if (manifest_status != 200) {
             res.status = manifest_status;
             res.set_content("upstream exploded", "text/plain");
@@ -184,6 +224,7 @@ protected:
     });
     reg.start();
     storage.start();
+    elsewhere.start();
     // base64("alice:s3cret")
     write_file(tmp.path / "docker" / "config.json",
                R"({"auths":{"127.0.0.1:)" + std::to_string(reg.port)
@@ -275,6 +316,71 @@ TEST_F(fake_registry, refused_token_is_an_error_naming_the_reference) {
   auto msg = error_message(r.error());
   EXPECT_NE(msg.find(ref_text()), std::string::npos) << msg;
   EXPECT_NE(msg.find("bad login"), std::string::npos) << msg;
+}
+
+// The docker config holds a password for 127.0.0.1:<reg port>; a registry
+// that names a token service elsewhere (another port is another host) must
+// not get it sent there.
+TEST_F(fake_registry, credentials_never_go_to_a_token_realm_on_another_host) {
+  realm_elsewhere = true;
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_TRUE(r) << error_message(r.error());
+  EXPECT_EQ(elsewhere_authorization, "") << "the password went to another host";
+  // The registry's own token service still gets them.
+  realm_elsewhere = false;
+  temp_dir out2;
+  ASSERT_TRUE(pull(ref_text(), out2.path));
+  EXPECT_EQ(token_authorization, "Basic YWxpY2U6czNjcmV0");
+}
+
+TEST_F(fake_registry, a_realm_elsewhere_that_wants_a_login_says_why_none_was_sent) {
+  realm_elsewhere = true;
+  elsewhere_refuses_anonymous = true;
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::protocol);
+  auto msg = error_message(r.error());
+  EXPECT_NE(msg.find("login first"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did not send it the credentials"), std::string::npos) << msg;
+  EXPECT_EQ(elsewhere_authorization, "");
+}
+
+TEST_F(fake_registry, an_endless_token_answer_is_cut_at_its_cap) {
+  endless_token = true;
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::protocol) << error_message(r.error());
+  EXPECT_NE(error_message(r.error()).find("larger than 4194304 bytes"), std::string::npos)
+      << error_message(r.error());
+  EXPECT_TRUE(files_under(out.path).empty());
+}
+
+TEST_F(fake_registry, an_endless_manifest_is_cut_at_its_cap) {
+  auth_mode = "none";
+  endless_manifest = true;
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::protocol) << error_message(r.error());
+  EXPECT_NE(error_message(r.error()).find("larger than 4194304 bytes"), std::string::npos)
+      << error_message(r.error());
+}
+
+TEST_F(fake_registry, a_huge_config_descriptor_is_refused_before_downloading) {
+  auth_mode = "none";
+  json m = json::parse(img.manifest);
+  m["config"]["size"] = 1ll << 40;
+  manifest_override = m.dump();
+  temp_dir out;
+  auto r = pull(ref_text(), out.path);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(error_code(r.error()), ec::protocol) << error_message(r.error());
+  EXPECT_NE(error_message(r.error()).find("more than the 16777216 banger reads"),
+            std::string::npos)
+      << error_message(r.error());
 }
 
 TEST_F(fake_registry, server_error_is_unavailable) {

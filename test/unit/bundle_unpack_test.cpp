@@ -280,9 +280,74 @@ TEST_F(BundleUnpack, FullDiskIsNamedAndLeavesNothing) {
   });
   if (!r.skipped.empty())
     GTEST_SKIP() << r.skipped;
-  EXPECT_NE(r.text.find("No space left on device"), std::string::npos)
-      << r.text;
+  // Refused before the write that would fill the disk.
+  EXPECT_NE(r.text.find("beyond its free space"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("free some space there"), std::string::npos) << r.text;
   EXPECT_NE(r.text.find("|exists=0"), std::string::npos) << r.text;
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += s;
+  return out;
+}
+
+std::vector<tar_item> kernel_with(std::vector<tar_item> extra) {
+  std::vector<tar_item> items{reg("manifest.json", kernel_manifest),
+                              reg("vmlinux", elf_bytes()), dir("modules/")};
+  for (auto& e : extra)
+    items.push_back(std::move(e));
+  return items;
+}
+
+// Refused naming `why`, with a message that does not repeat a huge name,
+// and nothing left.
+void expect_limited(const caf::expected<bundle_contents>& r, const std::string& dest,
+                    const std::string& why) {
+  ASSERT_FALSE(r) << "accepted a bundle that should fail with: " << why;
+  EXPECT_EQ(error_code(r.error()), ec::invalid_argument);
+  auto msg = error_message(r.error());
+  EXPECT_NE(msg.find(why), std::string::npos) << msg;
+  EXPECT_LT(msg.size(), 1500u);
+  EXPECT_FALSE(fs::exists(dest));
+}
+
+TEST_F(BundleUnpack, A130KbPathIsRefusedAndNothingIsLeft) {
+  auto r = unpack_bundle(
+      tar(kernel_with({reg("modules/" + repeat("a/", 65000) + "x.ko", "ko")})), dest,
+      "kernel");
+  expect_limited(r, dest, "longer than the limit of 4096");
+}
+
+TEST_F(BundleUnpack, DeepTreesAreRefused) {
+  auto r = unpack_bundle(tar(kernel_with({reg("modules/" + repeat("d/", 300) + "x.ko", "ko")})),
+                         dest, "kernel");
+  expect_limited(r, dest, "deeper than 256 directories");
+}
+
+TEST_F(BundleUnpack, EntryFloodsAreRefused) {
+  std::vector<tar_item> many;
+  for (int i = 0; i < 30; ++i)
+    many.push_back(reg("modules/m" + std::to_string(i) + ".ko", "ko"));
+  data_limits limits;
+  limits.max_entries = 20;
+  auto r = unpack_bundle(tar(kernel_with(many)), dest, "kernel", nullptr, limits);
+  expect_limited(r, dest, "more than 20 entries");
+}
+
+TEST_F(BundleUnpack, GzipAndZstdBombsAreRefused) {
+  for (auto f : {tar_filter::gzip, tar_filter::zstd}) {
+    // 64 MiB of zeros after the ext4 magic: a few KB compressed.
+    auto archive = tar({reg("manifest.json", image_manifest),
+                        reg("rootfs.ext4", ext4_bytes(64 << 20))},
+                       f);
+    EXPECT_LT(fs::file_size(archive), 1u << 20);
+    data_limits limits;
+    limits.max_bytes = 16 << 20;
+    auto r = unpack_bundle(archive, dest, "image", nullptr, limits);
+    expect_limited(r, dest, "past 16777216 bytes");
+  }
 }
 
 } // namespace

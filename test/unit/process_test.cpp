@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "services/error.hpp"
+#include "services/unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using banger::run;
@@ -334,4 +336,70 @@ TEST(Process, PidAliveRejectsNonsense) {
   EXPECT_FALSE(banger::pid_alive(std::int64_t{1} << 40));
   EXPECT_TRUE(banger::pid_alive(::getpid()));
   EXPECT_TRUE(banger::wait_pid_exit(0, 10ms));
+}
+
+TEST(Process, ResourceLimitsReachTheChild) {
+  run_options opts;
+  opts.limit_cpu_s = 7;
+  opts.limit_as_bytes = 512ull << 20;
+  opts.limit_fsize_bytes = 1 << 20;
+  // /proc/self/limits says bytes and seconds (ulimit's units vary by shell).
+  auto r = run({"sh", "-c", "grep -E '^Max (cpu time|address space|file size)' /proc/self/limits"},
+               opts);
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_TRUE(std::regex_search(r->out, std::regex{R"(Max cpu time\s+7\s+7\s)"})) << r->out;
+  EXPECT_TRUE(std::regex_search(r->out, std::regex{R"(Max file size\s+1048576\s+1048576\s)"}))
+    << r->out;
+  EXPECT_TRUE(
+    std::regex_search(r->out, std::regex{R"(Max address space\s+536870912\s+536870912\s)"}))
+    << r->out;
+}
+
+TEST(Process, FileSizeLimitStopsAToolWritingPastIt) {
+  temp_dir tmp;
+  run_options opts;
+  opts.limit_fsize_bytes = 64 << 10;
+  auto out = tmp.path() + "/big";
+  auto r = run({"dd", "if=/dev/zero", "of=" + out, "bs=64k", "count=4"}, opts);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok());
+  EXPECT_EQ(r->signal, SIGXFSZ);
+  EXPECT_LE(std::filesystem::file_size(out), 64u << 10);
+}
+
+TEST(Process, CpuLimitKillsASpinningTool) {
+  run_options opts;
+  opts.limit_cpu_s = 1;
+  opts.timeout = 60s;
+  auto r = run({"sh", "-c", "while :; do :; done"}, opts);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_TRUE(r->signal == SIGXCPU || r->signal == SIGKILL) << r->signal;
+}
+
+TEST(Process, RunsAsAnotherUserWithNoGroups) {
+  if (::geteuid() != 0)
+    GTEST_SKIP() << "changing user needs root";
+  run_options opts;
+  opts.uid = 2147483646;
+  opts.gid = 2147483646;
+  auto r = run({"sh", "-c", "id -u; id -g; id -G"}, opts);
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_EQ(r->out, "2147483646\n2147483646\n2147483646\n");
+}
+
+TEST(Process, RunPassesChosenDescriptors) {
+  temp_dir tmp;
+  auto path = tmp.path() + "/f";
+  std::ofstream(path) << "through fd 3";
+  banger::unique_fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  run_options opts;
+  opts.pass_fds = {{fd.get(), 3}};
+  auto r = run({"cat", "/proc/self/fd/3"}, opts);
+  ASSERT_TRUE(r) << banger::error_message(r.error());
+  EXPECT_EQ(r->out, "through fd 3");
+  opts.pass_fds = {{fd.get(), 1}};
+  auto bad = run({"true"}, opts);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(banger::error_code(bad.error()), banger::ec::invalid_argument);
 }

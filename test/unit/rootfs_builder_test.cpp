@@ -22,6 +22,7 @@
 
 #include "services/error.hpp"
 #include "services/process.hpp"
+#include "test/unit/small_tmpfs.hpp"
 
 namespace fs = std::filesystem;
 using banger::layer_compression;
@@ -214,6 +215,7 @@ protected:
     if (with_seed)
       o.work_seed_output = seed();
     o.cancel = cancel;
+    o.limits = limits_;
     return banger::build_rootfs(layers_, o);
   }
 
@@ -227,6 +229,7 @@ protected:
 
   temp_dir tmp_;
   std::vector<layer_source> layers_;
+  banger::data_limits limits_;
   std::string work_;
   int builds_ = 0;
 };
@@ -641,15 +644,115 @@ TEST_F(RootfsBuilder, TooSmallSizeFailsCleanly) {
   expect_no_output();
 }
 
+// Refused with ec `code`, a message holding every one of `parts` (and not
+// a 130 KB name), and no image, no blob left in the work directory.
+#define EXPECT_REFUSED(r, code, ...)                                                   \
+  do {                                                                                 \
+    ASSERT_FALSE(r) << "accepted";                                                     \
+    auto msg_ = banger::error_message((r).error());                                    \
+    EXPECT_EQ(banger::error_code((r).error()), code) << msg_;                          \
+    for (const char* part_ : {__VA_ARGS__})                                            \
+      EXPECT_NE(msg_.find(part_), std::string::npos) << part_ << " not in: " << msg_;  \
+    EXPECT_LT(msg_.size(), 1500u) << "the message repeats a huge name";                \
+    expect_no_output();                                                                \
+  } while (false)
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += s;
+  return out;
+}
+
+TEST_F(RootfsBuilder, A130KbPathIsRefusedNamingTheLayer) {
+  layer("long.tar", {dir("etc"), file(repeat("a/", 65000) + "f", "deep")});
+  layers_.back().digest = "sha256:" + std::string(64, 'd');
+  auto r = build();
+  EXPECT_REFUSED(r, banger::ec::invalid_argument, "layer 1 (sha256:dddd",
+                 "longer than the limit of 4096");
+}
+
+TEST_F(RootfsBuilder, DeepTreesAreRefused) {
+  layer("deep.tar", {file(repeat("d/", 300) + "f", "deep")});
+  auto r = build();
+  EXPECT_REFUSED(r, banger::ec::invalid_argument, "deeper than 256 directories");
+}
+
+TEST_F(RootfsBuilder, DeepTreesThroughSymlinksAreRefused) {
+  // Each name is short; the symlink makes the real depth 200 + 100.
+  layer("deep.tar", {symlink("x", repeat("a/", 199) + "a"),
+                     file("x/" + repeat("b/", 100) + "f", "deep")});
+  auto r = build();
+  EXPECT_REFUSED(r, banger::ec::invalid_argument, "deeper than 256 directories",
+                 "through symlinks");
+}
+
+TEST_F(RootfsBuilder, EntryFloodsAreRefused) {
+  limits_.max_entries = 50;
+  std::vector<tar_entry> many;
+  for (int i = 0; i < 30; ++i)
+    many.push_back(file("f" + std::to_string(i), ""));
+  layer("l1.tar", many);
+  layer("l2.tar", many); // 60 over both layers
+  auto r = build();
+  EXPECT_REFUSED(r, banger::ec::invalid_argument, "layer 2", "more than 50 entries");
+}
+
+TEST_F(RootfsBuilder, GzipAndZstdBombsAreRefusedBeforeWriting) {
+  for (auto c : {layer_compression::gzip, layer_compression::zstd}) {
+    layers_.clear();
+    limits_.max_bytes = 16 << 20;
+    // 64 MiB of zeros compress to a few KB.
+    layer("bomb.tar", {file("ok", "small"), file("zeros", std::string(64 << 20, '\0'))}, c);
+    EXPECT_LT(fs::file_size(layers_.back().path), 1u << 20);
+    auto r = build();
+    EXPECT_REFUSED(r, banger::ec::invalid_argument, "expands to more than 16777216 bytes",
+                   "zeros");
+    // Refused from the header: the zeros never reached the disk.
+    std::uint64_t written = 0;
+    for (auto& e : fs::recursive_directory_iterator(work_))
+      if (e.is_regular_file())
+        written += e.file_size();
+    EXPECT_LT(written, 1u << 20);
+  }
+}
+
+TEST_F(RootfsBuilder, ContentLargerThanTheFreeSpaceIsRefusedBeforeWriting) {
+  layer("big.tar", {file("big", std::string(6 << 20, 'b'))}, layer_compression::zstd);
+  auto mnt = tmp_.path() + "/mnt";
+  fs::create_directories(mnt);
+  auto r = banger::test::in_small_tmpfs(mnt, "8m", [&] {
+    banger::rootfs_options o;
+    o.work_dir = mnt + "/work";
+    fs::create_directories(o.work_dir);
+    o.output = mnt + "/rootfs.ext4";
+    o.limits.free_margin = 1 << 20;
+    auto got = banger::build_rootfs(layers_, o);
+    if (got)
+      return std::string{"built"};
+    return std::to_string(static_cast<int>(banger::error_code(got.error()))) + "|"
+           + banger::error_message(got.error());
+  });
+  if (!r.skipped.empty())
+    GTEST_SKIP() << r.skipped;
+  EXPECT_EQ(r.text.rfind(std::to_string(static_cast<int>(banger::ec::unavailable)) + "|", 0),
+            0u)
+    << r.text;
+  EXPECT_NE(r.text.find("has room for"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("free some space"), std::string::npos) << r.text;
+}
+
 // The daemon runs as an ordinary user: as root, run every case above again
 // as nobody (a second run of this binary); as non-root they already ran so.
+// (The free-space case mounts a tmpfs, which only root can.)
 TEST_F(RootfsBuilder, WorksUnprivileged) {
   if (::geteuid() != 0)
     GTEST_SKIP() << "already unprivileged";
   auto self = fs::read_symlink("/proc/self/exe").string();
   ASSERT_EQ(::chown(tmp_.path().c_str(), 65534, 65534), 0);
   auto r = banger::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self,
-                        "--gtest_filter=*RootfsBuilder*:-RootfsBuilder.WorksUnprivileged"},
+                        "--gtest_filter=*RootfsBuilder*:-RootfsBuilder.WorksUnprivileged:"
+                        "RootfsBuilder.ContentLargerThanTheFreeSpaceIsRefusedBeforeWriting"},
                        {std::chrono::minutes(5), "", "", {"TMPDIR=" + tmp_.path()}});
   if (!r)
     GTEST_SKIP() << "no setpriv: " << banger::error_message(r.error());

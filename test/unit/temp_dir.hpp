@@ -1,10 +1,13 @@
 #pragma once
 // A fresh directory under $TMPDIR for one unit test, removed with everything
-// in it when the test ends.
+// in it when the test ends (remove_tree: a test may leave a tree too deep for
+// std::filesystem::remove_all).
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+
+#include "services/staging.hpp"
 
 namespace banger::test {
 
@@ -17,9 +20,8 @@ public:
       path_ = tmpl;
   }
   ~temp_dir() {
-    std::error_code ec;
     if (!path_.empty())
-      std::filesystem::remove_all(path_, ec);
+      (void)banger::remove_tree(path_);
   }
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
