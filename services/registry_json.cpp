@@ -50,16 +50,16 @@ caf::expected<oci_descriptor> descriptor(const json& j, std::string_view what) {
       d.platform.variant = p->value("variant", "");
     }
   } catch (const std::exception& e) {
-    return make_error(ec::protocol,
-                      fmt::format("malformed {} descriptor ({})", what, e.what()));
+    return make_error(ec::protocol, fmt::format("malformed {} descriptor ({})",
+                                                what, e.what()));
   }
   if (!is_sha256_digest(d.digest))
-    return make_error(ec::protocol,
-                      fmt::format("{} digest '{}' is not a sha256 digest", what,
-                                  d.digest));
+    return make_error(
+        ec::protocol,
+        fmt::format("{} digest '{}' is not a sha256 digest", what, d.digest));
   if (d.size < 0)
-    return make_error(ec::protocol, fmt::format("{} {} has a negative size",
-                                                what, d.digest));
+    return make_error(ec::protocol,
+                      fmt::format("{} {} has a negative size", what, d.digest));
   return d;
 }
 
@@ -74,9 +74,9 @@ caf::expected<std::string> manifest_media_type(std::string_view body,
   try {
     mt = j->value("mediaType", "");
   } catch (const std::exception& e) {
-    return make_error(ec::protocol,
-                      fmt::format("the manifest's mediaType is not a string ({})",
-                                  e.what()));
+    return make_error(
+        ec::protocol,
+        fmt::format("the manifest's mediaType is not a string ({})", e.what()));
   }
   if (mt.empty())
     mt = trim(content_type.substr(0, content_type.find(';')));
@@ -141,8 +141,9 @@ caf::expected<std::string> parse_token_reply(std::string_view body) {
     if (token.empty())
       token = j->value("access_token", "");
   } catch (const std::exception& e) {
-    return make_error(ec::protocol,
-                      fmt::format("the token reply is malformed ({})", e.what()));
+    return make_error(
+        ec::protocol,
+        fmt::format("the token reply is malformed ({})", e.what()));
   }
   if (token.empty())
     return make_error(ec::protocol, "the token reply holds no token");
@@ -159,13 +160,15 @@ caf::expected<oci_platform> parse_image_config(std::string_view body) {
     p.architecture = j->value("architecture", "");
     p.variant = j->value("variant", "");
   } catch (const std::exception& e) {
-    return make_error(ec::protocol,
-                      fmt::format("the image config is malformed ({})", e.what()));
+    return make_error(
+        ec::protocol,
+        fmt::format("the image config is malformed ({})", e.what()));
   }
   return p;
 }
 
-caf::expected<layer_compression> layer_compression_of(std::string_view media_type) {
+caf::expected<layer_compression>
+layer_compression_of(std::string_view media_type) {
   static const std::pair<std::string_view, layer_compression> known[] = {
       {"application/vnd.oci.image.layer.v1.tar", layer_compression::none},
       {"application/vnd.oci.image.layer.v1.tar+gzip", layer_compression::gzip},

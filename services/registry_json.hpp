@@ -55,6 +55,7 @@ caf::expected<oci_platform> parse_image_config(std::string_view body);
 
 /// How a layer of `media_type` is compressed; unsupported types:
 /// ec::invalid_argument.
-caf::expected<layer_compression> layer_compression_of(std::string_view media_type);
+caf::expected<layer_compression>
+layer_compression_of(std::string_view media_type);
 
 } // namespace banger

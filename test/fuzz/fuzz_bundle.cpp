@@ -17,7 +17,8 @@
 
 using namespace banger;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   static fuzz::scratch s;
   auto archive = fuzz::write_input(s, "in.bundle", data, size);
   for (const char* kind : {"image", "kernel"}) {
@@ -30,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (error_message(r.error()).empty())
         fuzz::fs_bug("unpack_bundle failed without a message");
       if (exists)
-        fuzz::fs_bug(std::string("unpack_bundle failed (") + error_message(r.error())
+        fuzz::fs_bug(std::string("unpack_bundle failed (")
+                     + error_message(r.error())
                      + ") and left its destination behind");
     } else if (!exists || !S_ISDIR(st.st_mode)) {
       fuzz::fs_bug("unpack_bundle succeeded without a destination directory");
@@ -38,11 +40,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.finish(
         [&](const struct stat& e, const std::string& path) {
           bool ok = S_ISDIR(e.st_mode) || S_ISREG(e.st_mode)
-                    || (S_ISLNK(e.st_mode) && path.find("/modules/") != std::string::npos);
+                    || (S_ISLNK(e.st_mode)
+                        && path.find("/modules/") != std::string::npos);
           if (!ok)
-            fuzz::fs_bug("an unpacked " + std::string(kind) + " bundle holds " + path
-                         + ", which is neither a directory, a file nor a symlink in "
-                           "modules/");
+            fuzz::fs_bug(
+                "an unpacked " + std::string(kind) + " bundle holds " + path
+                + ", which is neither a directory, a file nor a symlink in "
+                  "modules/");
         },
         {"in.bundle"});
   }

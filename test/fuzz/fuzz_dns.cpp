@@ -63,14 +63,17 @@ void check(dns::bytes packet, const dns::zone& z) {
       bug("a malformed A answer");
     auto host = z.hosts.find(dns::lower(q.q.labels[0]));
     if (host == z.hosts.end()
-        || !std::equal(host->second.begin(), host->second.end(), a.data.begin()))
-      bug("an A answer for a host the zone does not have, or with another address");
+        || !std::equal(host->second.begin(), host->second.end(),
+                       a.data.begin()))
+      bug("an A answer for a host the zone does not have, or with another "
+          "address");
   }
 }
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   static const dns::zone vm = make_zone("vm");
   static const dns::zone internal = make_zone("banger.internal");
   dns::bytes packet(data, size);

@@ -32,24 +32,28 @@ layer_compression sniff(std::string_view data) {
 
 void check_staged(const struct stat& st, const std::string& path) {
   auto perm = st.st_mode & 07777;
-  if (S_ISDIR(st.st_mode) ? perm != 0700 : S_ISREG(st.st_mode) ? perm != 0600 : !S_ISLNK(st.st_mode))
-  {
+  if (S_ISDIR(st.st_mode)   ? perm != 0700
+      : S_ISREG(st.st_mode) ? perm != 0600
+                            : !S_ISLNK(st.st_mode)) {
     char mode[16];
     std::snprintf(mode, sizeof mode, "0%o", static_cast<unsigned>(st.st_mode));
-    fuzz::fs_bug("the staging tree holds " + path + " with mode " + mode
-                 + "; only private directories, files and symlinks may exist there");
+    fuzz::fs_bug(
+        "the staging tree holds " + path + " with mode " + mode
+        + "; only private directories, files and symlinks may exist there");
   }
 }
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   static fuzz::scratch s;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::vector<std::string_view> parts;
   for (std::size_t at = 0;;) {
     auto sep = in.find(layer_separator, at);
-    parts.push_back(in.substr(at, sep == std::string_view::npos ? sep : sep - at));
+    parts.push_back(
+        in.substr(at, sep == std::string_view::npos ? sep : sep - at));
     if (sep == std::string_view::npos || parts.size() == 4)
       break;
     at = sep + layer_separator.size();
@@ -58,9 +62,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::string> files;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     auto name = "layer" + std::to_string(i);
-    auto path = fuzz::write_input(s, name.c_str(),
-                                  reinterpret_cast<const std::uint8_t*>(parts[i].data()),
-                                  parts[i].size());
+    auto path = fuzz::write_input(
+        s, name.c_str(), reinterpret_cast<const std::uint8_t*>(parts[i].data()),
+        parts[i].size());
     layers.push_back({path, sniff(parts[i])});
     files.push_back(name);
   }

@@ -38,7 +38,8 @@ void check_descriptor(const oci_descriptor& d, const char* what) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
   // The Content-Type header is as untrusted as the body: a slice of it.
   auto mt = manifest_media_type(body, body.substr(0, size % 64));
@@ -54,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(layer_compression_of(d.media_type), "layer_compression_of");
     }
   }
-  if (auto t = parse_token_reply(body); check(t, "parse_token_reply") && t->empty())
+  if (auto t = parse_token_reply(body);
+      check(t, "parse_token_reply") && t->empty())
     bug("parse_token_reply accepted an empty token");
   check(parse_image_config(body), "parse_image_config");
   return 0;

@@ -24,7 +24,8 @@ namespace {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   static fuzz::scratch s;
   auto path = fuzz::write_input(s, "config.toml", data, size);
   settings got;
@@ -37,8 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   auto& vm = got.vm;
-  if (got.network.tap_pool > 64 || vm.vcpu < 1 || vm.vcpu > 64 || vm.memory_mib < 64
-      || vm.memory_mib > 65536 || vm.stop_timeout_s < 1 || vm.boot_timeout_s < 1)
+  if (got.network.tap_pool > 64 || vm.vcpu < 1 || vm.vcpu > 64
+      || vm.memory_mib < 64 || vm.memory_mib > 65536 || vm.stop_timeout_s < 1
+      || vm.boot_timeout_s < 1)
     bug("load_settings accepted a value out of its range");
   auto bridge = bridge_address(got.network);
   if (!bridge) {

@@ -17,7 +17,8 @@
 
 using namespace banger;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   static fuzz::scratch s;
   auto work = s.fresh_work();
   int root = ::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -55,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           ++links;
         else
           fuzz::fs_bug("the workspace holds " + path
-                       + ", which is not a directory, a file with one link or a symlink");
+                       + ", which is not a directory, a file with one link or "
+                         "a symlink");
       },
       {});
   // Entries may replace each other, so the tree holds at most what was

@@ -48,7 +48,8 @@ inline void empty_dir(int top, const inspect_fn& inspect) {
   while (cur >= 0) {
     DIR* d = ::fdopendir(::dup(cur));
     if (d == nullptr)
-      fs_bug(std::string("cannot read a scratch directory: ") + std::strerror(errno));
+      fs_bug(std::string("cannot read a scratch directory: ")
+             + std::strerror(errno));
     std::string subdir;
     while (auto* e = ::readdir(d)) {
       std::string name = e->d_name;
@@ -56,7 +57,8 @@ inline void empty_dir(int top, const inspect_fn& inspect) {
         continue;
       struct stat st {};
       if (::fstatat(cur, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-        fs_bug("cannot stat " + rel(name.c_str()) + ": " + std::strerror(errno));
+        fs_bug("cannot stat " + rel(name.c_str()) + ": "
+               + std::strerror(errno));
       if (S_ISDIR(st.st_mode)) {
         if (subdir.empty())
           subdir = name;
@@ -65,7 +67,8 @@ inline void empty_dir(int top, const inspect_fn& inspect) {
       if (inspect)
         inspect(st, rel(name.c_str()));
       if (::unlinkat(cur, name.c_str(), 0) != 0)
-        fs_bug("cannot remove " + rel(name.c_str()) + ": " + std::strerror(errno));
+        fs_bug("cannot remove " + rel(name.c_str()) + ": "
+               + std::strerror(errno));
     }
     ::closedir(d);
     if (!subdir.empty()) {
@@ -75,9 +78,11 @@ inline void empty_dir(int top, const inspect_fn& inspect) {
         inspect(st, rel(subdir.c_str()));
       // A mode of 0 must not stop the cleanup when not running as root.
       ::fchmodat(cur, subdir.c_str(), 0700, 0);
-      int next = ::openat(cur, subdir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int next = ::openat(cur, subdir.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0)
-        fs_bug("cannot open " + rel(subdir.c_str()) + ": " + std::strerror(errno));
+        fs_bug("cannot open " + rel(subdir.c_str()) + ": "
+               + std::strerror(errno));
       ::close(cur);
       cur = next;
       names.push_back(subdir);
@@ -90,8 +95,10 @@ inline void empty_dir(int top, const inspect_fn& inspect) {
     }
     int parent = ::openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ::close(cur);
-    if (parent < 0 || ::unlinkat(parent, names.back().c_str(), AT_REMOVEDIR) != 0)
-      fs_bug("cannot remove the scratch directory " + rel("") + ": " + std::strerror(errno));
+    if (parent < 0
+        || ::unlinkat(parent, names.back().c_str(), AT_REMOVEDIR) != 0)
+      fs_bug("cannot remove the scratch directory " + rel("") + ": "
+             + std::strerror(errno));
     names.pop_back();
     cur = parent;
   }
@@ -101,10 +108,12 @@ class scratch {
 public:
   scratch() {
     const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp")
-                       + "/banger-fuzz-XXXXXX";
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp")
+        + "/banger-fuzz-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr)
-      fs_bug("cannot create a scratch directory: " + std::string(std::strerror(errno)));
+      fs_bug("cannot create a scratch directory: "
+             + std::string(std::strerror(errno)));
     dir_ = tmpl;
     if (::mkdir((dir_ + "/trap").c_str(), 0700) != 0)
       fs_bug("cannot create the trap directory");
@@ -136,7 +145,8 @@ public:
   /// Checks the trap and P's listing, then empties and removes P/work,
   /// passing every entry under it to `inspect`. Only the caller's own input
   /// files (`allowed`) may be in P beside trap/ and work/.
-  void finish(const inspect_fn& inspect, const std::vector<std::string>& allowed = {}) {
+  void finish(const inspect_fn& inspect,
+              const std::vector<std::string>& allowed = {}) {
     check_trap();
     DIR* d = ::fdopendir(::dup(top_));
     while (auto* e = ::readdir(d)) {
@@ -147,10 +157,12 @@ public:
       for (auto& a : allowed)
         ok = ok || a == name;
       if (!ok)
-        fs_bug("something was written outside the work directory: " + dir_ + "/" + name);
+        fs_bug("something was written outside the work directory: " + dir_ + "/"
+               + name);
     }
     ::closedir(d);
-    int w = ::openat(top_, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int w =
+        ::openat(top_, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (w >= 0) {
       empty_dir(w, inspect);
       ::close(w);
@@ -164,7 +176,9 @@ public:
   }
 
   /// Removes an input file written by write_input.
-  void remove_input(const std::string& name) { ::unlinkat(top_, name.c_str(), 0); }
+  void remove_input(const std::string& name) {
+    ::unlinkat(top_, name.c_str(), 0);
+  }
 
 private:
   static constexpr const char* canary_text = "banger fuzz canary\n";
@@ -180,17 +194,19 @@ private:
         continue;
       ++entries;
       if (name != "canary")
-        fs_bug("something was written into the trap: " + dir_ + "/trap/" + name);
+        fs_bug("something was written into the trap: " + dir_ + "/trap/"
+               + name);
     }
     ::closedir(d);
     struct stat st {};
     if (entries != 1 || ::lstat((dir_ + "/trap/canary").c_str(), &st) != 0
-        || !S_ISREG(st.st_mode) || st.st_size != static_cast<off_t>(std::strlen(canary_text)))
+        || !S_ISREG(st.st_mode)
+        || st.st_size != static_cast<off_t>(std::strlen(canary_text)))
       fs_bug("the trap's canary was changed or removed");
     char buf[64] = {};
     auto* f = std::fopen((dir_ + "/trap/canary").c_str(), "r");
-    if (f == nullptr || std::fread(buf, 1, sizeof buf - 1, f) == 0 || std::fclose(f) != 0
-        || std::strcmp(buf, canary_text) != 0)
+    if (f == nullptr || std::fread(buf, 1, sizeof buf - 1, f) == 0
+        || std::fclose(f) != 0 || std::strcmp(buf, canary_text) != 0)
       fs_bug("the trap's canary was overwritten");
   }
 
@@ -199,11 +215,12 @@ private:
 };
 
 /// The input as a file in P (for code that reads a path).
-inline std::string write_input(const scratch& s, const char* name, const std::uint8_t* data,
-                               std::size_t size) {
+inline std::string write_input(const scratch& s, const char* name,
+                               const std::uint8_t* data, std::size_t size) {
   auto path = s.dir() + "/" + name;
   auto* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr || (size > 0 && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0)
+  if (f == nullptr || (size > 0 && std::fwrite(data, 1, size, f) != size)
+      || std::fclose(f) != 0)
     fs_bug("cannot write the input to " + path);
   return path;
 }
