@@ -94,6 +94,13 @@ std::string octal(std::uint32_t v) {
   return os.str();
 }
 
+// libarchive may fail without a message (archive_error_string is then
+// NULL, which must never reach a std::string).
+std::string archive_error_text(struct archive* ar) {
+  const char* why = archive_error_string(ar);
+  return why != nullptr ? why : "unknown error (libarchive gave no reason)";
+}
+
 std::string errno_text(int err) {
   return std::strerror(err);
 }
@@ -298,7 +305,7 @@ caf::expected<void> builder::read_data(struct archive* ar, inode& ino,
     if (r == ARCHIVE_EOF)
       break;
     if (r < ARCHIVE_WARN)
-      return entry_error(entry, std::string{"cannot be read: "} + archive_error_string(ar));
+      return entry_error(entry, "cannot be read: " + archive_error_text(ar));
     if (is_cancelled())
       return cancelled();
     auto p = static_cast<const char*>(buf);
@@ -467,7 +474,7 @@ caf::expected<void> builder::read_layer(const layer_source& layer) {
   archive_read_support_format_tar(ar.get());
   if (archive_read_open_filename(ar.get(), layer.path.c_str(), 64 * 1024) != ARCHIVE_OK)
     return make_error(ec::invalid_argument, "cannot read layer " + layer.path + ": "
-                                              + archive_error_string(ar.get()));
+                                              + archive_error_text(ar.get()));
   struct archive_entry* e = nullptr;
   for (;;) {
     if (is_cancelled())
@@ -479,7 +486,7 @@ caf::expected<void> builder::read_layer(const layer_source& layer) {
       return make_error(ec::invalid_argument,
                         "layer " + std::to_string(layer_index_ + 1) + " (" + layer.path
                           + ") is not a readable tar archive: "
-                          + archive_error_string(ar.get())
+                          + archive_error_text(ar.get())
                           + "; check the layer's digest and media type");
     if (auto ok = apply(ar.get(), e); !ok)
       return ok.error();

@@ -365,6 +365,30 @@ TEST_F(UntrustedArchives, DeepTreeKernelBundleIsUnpacked) {
   expect_ok_or_names(r, bundle);
 }
 
+// Found by fuzz_layer: a layer cut off inside the padding of a pax extended
+// header makes libarchive fail with no message (a NULL error string); the
+// reader crashed on it. It must be a clear error naming the layer.
+TEST_F(UntrustedArchives, LayerCutInsideAPaxHeaderIsAnError) {
+  auto layer = tmp_.path() + "/cut.tar";
+  write_tar(layer, filter::none, 1,
+            [](std::size_t) { return file_item(deep_path(150, "f"), "data"); });
+  std::filesystem::resize_file(layer, 1019);
+  auto r = stage(layer, layer_compression::none);
+  ASSERT_FALSE(r);
+  expect_ok_or_names(r, layer);
+}
+
+TEST_F(UntrustedArchives, BundleCutInsideAPaxHeaderIsAnError) {
+  auto bundle = tmp_.path() + "/cut.bundle";
+  write_tar(bundle, filter::none, 1, [](std::size_t) {
+    return file_item("modules/" + deep_path(150, "m.ko"), "ko");
+  });
+  std::filesystem::resize_file(bundle, 1019);
+  auto r = unpack_bundle(bundle, work_ + "/out", "kernel");
+  ASSERT_FALSE(r);
+  expect_ok_or_names(r, bundle);
+}
+
 // The guest's workspace untar, fed from a string.
 agent::untar_stats untar_string(const std::string& tar,
                                 const std::string& dir) {
