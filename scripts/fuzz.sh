@@ -4,17 +4,20 @@
 #
 #   scripts/fuzz.sh build [DIR]                 configure + build (default build/fuzz)
 #   scripts/fuzz.sh run TARGET [SECONDS] [DIR]  fuzz one target (frame daemon vm
-#                                               image helper agent), 20 s default
+#                                               image helper agent layer bundle
+#                                               untar dns registry settings),
+#                                               20 s default
 #   scripts/fuzz.sh list                        the targets
 #
 # A crash stops the run with exit 1 and leaves the input in
 # DIR/artifacts/TARGET/; once the bug is fixed, copy the input into
-# test/fuzz/corpus/TARGET/ so every later run replays it first.
+# test/fuzz/corpus/TARGET/ so every later run replays it first
+# (test/fuzz/make_seeds.py writes the seeds of the file and packet targets).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-targets=(frame daemon vm image helper agent)
+targets=(frame daemon vm image helper agent layer bundle untar dns registry settings)
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 need_clang() {
   command -v clang++ >/dev/null 2>&1 ||
@@ -46,13 +49,22 @@ run_target() {
   local bin=$dir/fuzz_$target seeds=$repo/test/fuzz/corpus/$target
   [[ -x $bin ]] || { echo "fuzz: $bin is missing; run: scripts/fuzz.sh build $dir" >&2; exit 1; }
   [[ -d $seeds ]] || { echo "fuzz: no seed corpus at $seeds" >&2; exit 1; }
+  # Tarballs need room for a few headers and blocks; JSON, TOML and DNS
+  # inputs stay small. Each family has its dictionary (dns: none).
+  local max_len=8192 dict=()
+  case $target in
+    layer | bundle | untar) max_len=16384 dict=(-dict="$repo/test/fuzz/tar.dict") ;;
+    settings) dict=(-dict="$repo/test/fuzz/toml.dict") ;;
+    dns) ;;
+    *) dict=(-dict="$repo/test/fuzz/json.dict") ;;
+  esac
   # New inputs go to a scratch corpus; the checked-in seeds are only read.
   local work=$dir/corpus/$target artifacts=$dir/artifacts/$target
   mkdir -p "$work" "$artifacts"
   echo "fuzz: $target for ${seconds}s (seeds: $seeds)"
   if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -max_len=8192 -print_final_stats=1 -artifact_prefix="$artifacts/" \
-      -dict="$repo/test/fuzz/json.dict" \
+      -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/" \
+      "${dict[@]}" \
       "$work" "$seeds" >"$dir/$target.log" 2>&1; then
     tail -40 "$dir/$target.log"
     echo "fuzz: $target FAILED; the input is in $artifacts/ (log: $dir/$target.log)"

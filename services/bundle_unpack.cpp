@@ -33,6 +33,13 @@ namespace {
 
 constexpr std::size_t block = 4096;
 
+// libarchive may fail without a message (archive_error_string is then
+// NULL, which must never reach a std::string).
+std::string archive_error_text(struct archive* ar) {
+  const char* why = archive_error_string(ar);
+  return why != nullptr ? why : "unknown error (libarchive gave no reason)";
+}
+
 std::string space_hint(int err) {
   return err == ENOSPC || err == EDQUOT ? "; free some space there and retry"
                                         : "";
@@ -126,7 +133,7 @@ caf::expected<void> unpacker::write_file(int fd, const std::string& path,
       break;
     if (r < ARCHIVE_WARN)
       return refuse(path, std::string{"cannot be read: "}
-                              + archive_error_string(ar_));
+                              + archive_error_text(ar_));
     if (cancelled())
       return make_error(ec::cancelled,
                         "unpacking bundle " + archive_ + " was cancelled");
@@ -253,7 +260,7 @@ caf::expected<void> unpacker::run() {
     return make_error(ec::invalid_argument,
                       fmt::format("cannot read bundle {}: {} (a bundle is a "
                                   "tar, zstd- or gzip-compressed)",
-                                  archive_, archive_error_string(ar_)));
+                                  archive_, archive_error_text(ar_)));
   root_.reset(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_.valid())
     return write_error(".", errno);
@@ -272,7 +279,7 @@ caf::expected<void> unpacker::run() {
     if (r < ARCHIVE_WARN)
       return make_error(ec::invalid_argument,
                         fmt::format("bundle {} is not a readable tar: {}",
-                                    archive_, archive_error_string(ar_)));
+                                    archive_, archive_error_text(ar_)));
     if (auto ok = entry(e); !ok)
       return ok;
   }

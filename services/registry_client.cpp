@@ -18,6 +18,7 @@
 #include "services/data_limits.hpp"
 #include "services/error.hpp"
 #include "services/http_get.hpp"
+#include "services/registry_json.hpp"
 #include "services/sha256.hpp"
 
 namespace banger {
@@ -26,14 +27,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr std::string_view mt_oci_index =
-    "application/vnd.oci.image.index.v1+json";
-constexpr std::string_view mt_oci_manifest =
-    "application/vnd.oci.image.manifest.v1+json";
-constexpr std::string_view mt_docker_list =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
-constexpr std::string_view mt_docker_manifest =
-    "application/vnd.docker.distribution.manifest.v2+json";
 // Answers read into memory (manifests, indexes, token JSON) and the config
 // blob (parsed whole) are bounded: a registry may send an endless body.
 constexpr std::size_t max_manifest_bytes = 4 << 20;
@@ -299,21 +292,11 @@ caf::error authenticate(session& s, const answer& a) {
                                            "port or scheme)",
                                            s.ref.registry)
                              : ""));
-  std::string token;
-  try {
-    auto j = json::parse(res->body);
-    token = j.value("token", "");
-    if (token.empty())
-      token = j.value("access_token", "");
-  } catch (const std::exception& e) {
-    return s.fail(ec::protocol,
-                  fmt::format("the token server {} sent malformed JSON ({})",
-                              bc->realm, e.what()));
-  }
-  if (token.empty())
-    return s.fail(ec::protocol,
-                  fmt::format("the token server {} sent no token", bc->realm));
-  s.authorization = "Bearer " + token;
+  auto token = parse_token_reply(res->body);
+  if (!token)
+    return s.fail(ec::protocol, fmt::format("token server {}: {}", bc->realm,
+                                            error_message(token.error())));
+  s.authorization = "Bearer " + *token;
   return {};
 }
 
@@ -416,56 +399,12 @@ caf::expected<manifest_answer> get_manifest(session& s,
                   fmt::format("manifest '{}' has digest {} but the registry "
                               "says {} (Docker-Content-Digest)",
                               reference, m.digest, claimed));
-  try {
-    auto j = json::parse(m.body);
-    m.media_type = j.value("mediaType", "");
-    if (m.media_type.empty()) {
-      m.media_type = header(*a, "Content-Type");
-      if (auto semi = m.media_type.find(';'); semi != std::string::npos)
-        m.media_type.resize(semi);
-      m.media_type = trim(m.media_type);
-    }
-    // Untyped OCI documents: an index has "manifests", a manifest "config".
-    if (m.media_type.empty() || m.media_type == "application/json")
-      m.media_type = j.contains("manifests") ? mt_oci_index : mt_oci_manifest;
-  } catch (const std::exception& e) {
-    return s.fail(ec::protocol,
-                  fmt::format("manifest '{}' is not valid JSON ({})", reference,
-                              e.what()));
-  }
+  auto mt = manifest_media_type(m.body, header(*a, "Content-Type"));
+  if (!mt)
+    return s.fail(ec::protocol, fmt::format("manifest '{}': {}", reference,
+                                            error_message(mt.error())));
+  m.media_type = std::move(*mt);
   return m;
-}
-
-caf::expected<oci_descriptor> parse_descriptor(session& s, const json& j,
-                                               const char* what) {
-  oci_descriptor d;
-  try {
-    d.media_type = j.value("mediaType", "");
-    d.digest = j.at("digest").get<std::string>();
-    d.size = j.at("size").get<std::int64_t>();
-    if (j.contains("platform")) {
-      auto& p = j["platform"];
-      d.platform.os = p.value("os", "");
-      d.platform.architecture = p.value("architecture", "");
-      d.platform.variant = p.value("variant", "");
-    }
-  } catch (const std::exception& e) {
-    return s.fail(ec::protocol,
-                  fmt::format("malformed {} descriptor ({})", what, e.what()));
-  }
-  if (!is_sha256_digest(d.digest))
-    return s.fail(
-        ec::protocol,
-        fmt::format("{} digest '{}' is not a sha256 digest", what, d.digest));
-  if (d.size < 0)
-    return s.fail(ec::protocol,
-                  fmt::format("{} {} has a negative size", what, d.digest));
-  // 1 PiB: sums of sizes never overflow.
-  if (d.size > (std::int64_t{1} << 50))
-    return s.fail(ec::protocol, fmt::format("{} {} claims {} bytes, which no "
-                                            "image has",
-                                            what, d.digest, d.size));
-  return d;
 }
 
 // A temporary name no other pull (thread or process) uses at the same time.
@@ -602,30 +541,10 @@ caf::expected<std::string> store_manifest(session& s,
 
 caf::expected<layer_compression> compression_of(session& s,
                                                 const std::string& media_type) {
-  static const std::pair<std::string_view, layer_compression> known[] = {
-      {"application/vnd.oci.image.layer.v1.tar", layer_compression::none},
-      {"application/vnd.oci.image.layer.v1.tar+gzip", layer_compression::gzip},
-      {"application/vnd.oci.image.layer.v1.tar+zstd", layer_compression::zstd},
-      {"application/vnd.oci.image.layer.nondistributable.v1.tar",
-       layer_compression::none},
-      {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-       layer_compression::gzip},
-      {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-       layer_compression::zstd},
-      {"application/vnd.docker.image.rootfs.diff.tar.gzip",
-       layer_compression::gzip},
-      {"application/vnd.docker.image.rootfs.diff.tar.zstd",
-       layer_compression::zstd},
-      {"application/vnd.docker.image.rootfs.diff.tar", layer_compression::none},
-  };
-  for (auto& [mt, c] : known)
-    if (media_type == mt)
-      return c;
-  return s.fail(
-      ec::invalid_argument,
-      fmt::format(
-          "layer media type '{}' is not supported (tar, tar+gzip, tar+zstd)",
-          media_type));
+  auto c = layer_compression_of(media_type);
+  if (!c)
+    return s.fail(error_code(c.error()), error_message(c.error()));
+  return c;
 }
 
 caf::expected<pulled_image> pull(session& s) {
@@ -633,23 +552,10 @@ caf::expected<pulled_image> pull(session& s) {
   if (!m)
     return m.error();
   if (m->media_type == mt_oci_index || m->media_type == mt_docker_list) {
-    std::vector<oci_descriptor> entries;
-    try {
-      // Named: a range-for over parse(...).at(...) would outlive the parsed
-      // tree.
-      auto index = json::parse(m->body);
-      for (auto& e : index.at("manifests")) {
-        auto d = parse_descriptor(s, e, "index entry");
-        if (!d)
-          return d.error();
-        entries.push_back(std::move(*d));
-      }
-    } catch (const std::exception& e) {
-      return s.fail(
-          ec::protocol,
-          fmt::format("the index has no manifest list ({})", e.what()));
-    }
-    auto chosen = select_platform(entries, s.opts.platform, s.ref);
+    auto entries = parse_index(m->body);
+    if (!entries)
+      return s.fail(error_code(entries.error()), error_message(entries.error()));
+    auto chosen = select_platform(*entries, s.opts.platform, s.ref);
     if (!chosen)
       return chosen.error();
     m = get_manifest(s, chosen->digest, chosen->digest);
@@ -667,33 +573,17 @@ caf::expected<pulled_image> pull(session& s) {
             "manifest type '{}' is not supported (OCI image manifest or Docker "
             "manifest v2 schema 2)",
             m->media_type));
-  oci_descriptor config;
-  std::vector<oci_descriptor> layers;
-  try {
-    auto j = json::parse(m->body);
-    if (j.value("schemaVersion", 0) != 2)
-      return s.fail(ec::invalid_argument,
-                    "the manifest's schemaVersion is not 2");
-    auto c = parse_descriptor(s, j.at("config"), "config");
-    if (!c)
-      return c.error();
-    config = std::move(*c);
-    if (config.size > max_config_bytes)
-      return s.fail(ec::protocol,
-                    fmt::format("the image config {} is {} bytes, more than "
-                                "the {} banger reads; the manifest is broken "
-                                "or hostile",
-                                config.digest, config.size, max_config_bytes));
-    for (auto& l : j.at("layers")) {
-      auto d = parse_descriptor(s, l, "layer");
-      if (!d)
-        return d.error();
-      layers.push_back(std::move(*d));
-    }
-  } catch (const std::exception& e) {
+  auto manifest = parse_image_manifest(m->body);
+  if (!manifest)
+    return s.fail(error_code(manifest.error()), error_message(manifest.error()));
+  const auto& config = manifest->config;
+  const auto& layers = manifest->layers;
+  if (config.size > max_config_bytes)
     return s.fail(ec::protocol,
-                  fmt::format("malformed image manifest ({})", e.what()));
-  }
+                  fmt::format("the image config {} is {} bytes, more than "
+                              "the {} banger reads; the manifest is broken "
+                              "or hostile",
+                              config.digest, config.size, max_config_bytes));
   pulled_image img;
   img.ref = s.ref;
   img.manifest_digest = m->digest;
@@ -732,16 +622,14 @@ caf::expected<pulled_image> pull(session& s) {
   if (!cp)
     return cp.error();
   img.config_path = *cp;
-  try {
-    std::ifstream in(img.config_path, std::ios::binary);
-    auto j = json::parse(in);
-    img.os = j.value("os", "");
-    img.architecture = j.value("architecture", "");
-  } catch (const std::exception& e) {
-    return s.fail(ec::protocol,
-                  fmt::format("the image config {} is not valid JSON ({})",
-                              config.digest, e.what()));
-  }
+  std::ifstream in(img.config_path, std::ios::binary);
+  std::string config_text{std::istreambuf_iterator<char>(in), {}};
+  auto platform = parse_image_config(config_text);
+  if (!platform)
+    return s.fail(ec::protocol, fmt::format("the image config {}: {}", config.digest,
+                                            error_message(platform.error())));
+  img.os = platform->os;
+  img.architecture = platform->architecture;
   // A single-platform tag: refuse a foreign image before fetching its layers.
   if (img.os != s.opts.platform.os
       || img.architecture != s.opts.platform.architecture)

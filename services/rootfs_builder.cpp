@@ -94,6 +94,13 @@ std::string octal(std::uint32_t v) {
   return os.str();
 }
 
+// libarchive may fail without a message (archive_error_string is then
+// NULL, which must never reach a std::string).
+std::string archive_error_text(struct archive* ar) {
+  const char* why = archive_error_string(ar);
+  return why != nullptr ? why : "unknown error (libarchive gave no reason)";
+}
+
 std::string errno_text(int err) {
   return std::strerror(err);
 }
@@ -124,6 +131,8 @@ public:
   }
 
   caf::expected<rootfs_result> run(const std::vector<layer_source>& layers);
+  /// run() without mke2fs and debugfs: reads the layers and stages the tree.
+  caf::expected<std::uint64_t> stage_only(const std::vector<layer_source>& layers);
 
 private:
   caf::error cancelled() const {
@@ -170,6 +179,9 @@ private:
   caf::expected<void> stage(node& dir, int dirfd, const std::string& host_dir,
                             const std::string& image_dir);
   void note_host_xattrs(const std::string& host, inode& ino);
+  caf::expected<void> read_layers(const std::vector<layer_source>& layers);
+  /// Writes the tree under `top` to work_dir/<tag>; returns that path.
+  caf::expected<std::string> stage_tree(node& top, const std::string& tag);
   caf::expected<void> emit_meta(const std::string& target, const inode& ino);
   caf::expected<std::unordered_map<std::string, std::uint32_t>>
   inode_numbers(const std::string& image, const std::string& tag);
@@ -326,7 +338,7 @@ caf::expected<void> builder::read_data(struct archive* ar, inode& ino,
     if (r == ARCHIVE_EOF)
       break;
     if (r < ARCHIVE_WARN)
-      return entry_error(entry, std::string{"cannot be read: "} + archive_error_string(ar));
+      return entry_error(entry, "cannot be read: " + archive_error_text(ar));
     if (is_cancelled())
       return cancelled();
     auto p = static_cast<const char*>(buf);
@@ -518,7 +530,7 @@ caf::expected<void> builder::read_layer(const layer_source& layer) {
   archive_read_support_format_tar(ar.get());
   if (archive_read_open_filename(ar.get(), layer.path.c_str(), 64 * 1024) != ARCHIVE_OK)
     return make_error(ec::invalid_argument, "cannot read layer " + layer.path + ": "
-                                              + archive_error_string(ar.get()));
+                                              + archive_error_text(ar.get()));
   struct archive_entry* e = nullptr;
   for (;;) {
     if (is_cancelled())
@@ -530,7 +542,7 @@ caf::expected<void> builder::read_layer(const layer_source& layer) {
       return make_error(ec::invalid_argument,
                         "layer " + std::to_string(layer_index_ + 1) + " (" + layer.path
                           + ") is not a readable tar archive: "
-                          + archive_error_string(ar.get())
+                          + archive_error_text(ar.get())
                           + "; check the layer's digest and media type");
     if (auto ok = apply(ar.get(), e); !ok)
       return ok.error();
@@ -707,13 +719,9 @@ builder::inode_numbers(const std::string& image, const std::string& tag) {
   return numbers;
 }
 
-caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layers) {
-  if (opts_.work_dir.empty() || opts_.output.empty())
-    return make_error(ec::invalid_argument, "building a root filesystem needs a work directory "
-                                            "and an output path");
-  if (opts_.label.size() > 16)
-    return make_error(ec::invalid_argument, "the filesystem label '" + opts_.label
-                                              + "' is longer than 16 bytes");
+caf::expected<void> builder::read_layers(const std::vector<layer_source>& layers) {
+  if (opts_.work_dir.empty())
+    return make_error(ec::invalid_argument, "building a root filesystem needs a work directory");
   blobs_dir_ = opts_.work_dir + "/blobs";
   xattr_dir_ = opts_.work_dir + "/xattrs";
   for (auto& d : {blobs_dir_, xattr_dir_})
@@ -730,6 +738,26 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
     if (auto r = read_layer(layers[i]); !r)
       return r.error();
   }
+  return {};
+}
+
+caf::expected<std::uint64_t> builder::stage_only(const std::vector<layer_source>& layers) {
+  if (auto r = read_layers(layers); !r)
+    return r.error();
+  if (auto r = stage_tree(root_, "root"); !r)
+    return r.error();
+  return paths_;
+}
+
+caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layers) {
+  if (opts_.work_dir.empty() || opts_.output.empty())
+    return make_error(ec::invalid_argument, "building a root filesystem needs a work directory "
+                                            "and an output path");
+  if (opts_.label.size() > 16)
+    return make_error(ec::invalid_argument, "the filesystem label '" + opts_.label
+                                              + "' is longer than 16 bytes");
+  if (auto r = read_layers(layers); !r)
+    return r.error();
   rootfs_result result;
   if (!opts_.work_seed_output.empty()) {
     // The image's /root (a real directory; an empty one otherwise).
@@ -758,13 +786,7 @@ caf::expected<rootfs_result> builder::run(const std::vector<layer_source>& layer
   return result;
 }
 
-caf::expected<std::uint64_t> builder::write_image(node& top, const std::string& tag,
-                                                  const std::string& output,
-                                                  const std::string& label,
-                                                  std::uint64_t size_bytes,
-                                                  std::uint64_t min_bytes) {
-  if (is_cancelled())
-    return cancelled();
+caf::expected<std::string> builder::stage_tree(node& top, const std::string& tag) {
   // Per-image state: an inode is "first seen" anew in each image.
   paths_ = 0;
   content_bytes_ = 0;
@@ -787,14 +809,25 @@ caf::expected<std::uint64_t> builder::write_image(node& top, const std::string& 
   if (::mkdir(staging.c_str(), 0700) != 0)
     return make_error(ec::internal, "cannot create " + staging + ": " + errno_text(errno)
                                       + "; the work directory must exist and be empty");
-  {
-    unique_fd rootfd{::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
-    if (!rootfd.valid())
-      return make_error(ec::internal, "cannot open " + staging + ": " + errno_text(errno));
-    note_host_xattrs(staging, *top.ino);
-    if (auto r = stage(top, rootfd.get(), staging, ""); !r)
-      return r.error();
-  }
+  unique_fd rootfd{::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (!rootfd.valid())
+    return make_error(ec::internal, "cannot open " + staging + ": " + errno_text(errno));
+  note_host_xattrs(staging, *top.ino);
+  if (auto r = stage(top, rootfd.get(), staging, ""); !r)
+    return r.error();
+  return staging;
+}
+
+caf::expected<std::uint64_t> builder::write_image(node& top, const std::string& tag,
+                                                  const std::string& output,
+                                                  const std::string& label,
+                                                  std::uint64_t size_bytes,
+                                                  std::uint64_t min_bytes) {
+  if (is_cancelled())
+    return cancelled();
+  auto staging = stage_tree(top, tag);
+  if (!staging)
+    return staging.error();
   for (auto& ino : node_inodes_)
     if (ino->links > 1)
       create_cmds_ += "sif " + quote(ino->image_path) + " links_count "
@@ -817,7 +850,7 @@ caf::expected<std::uint64_t> builder::write_image(node& top, const std::string& 
   if (is_cancelled())
     return cancelled();
   auto mk = banger::run({"mke2fs", "-q", "-t", "ext4", "-T", "default", "-L", label,
-                         "-N", std::to_string(inodes), "-d", staging, "-E", "root_owner=0:0",
+                         "-N", std::to_string(inodes), "-d", *staging, "-E", "root_owner=0:0",
                          "-F", tmp, std::to_string((size + 1023) / 1024) + "k"});
   if (!mk)
     return mk.error();
@@ -877,6 +910,11 @@ caf::expected<rootfs_result> build_rootfs(const std::vector<layer_source>& layer
       if (!out->empty())
         ::unlink((*out + ".tmp").c_str());
   return result;
+}
+
+caf::expected<std::uint64_t> stage_rootfs(const std::vector<layer_source>& layers,
+                                          const rootfs_options& opts) {
+  return builder{opts}.stage_only(layers);
 }
 
 } // namespace banger

@@ -80,4 +80,11 @@ inline constexpr std::uint64_t min_work_seed_bytes = 64ull << 20;
 caf::expected<rootfs_result> build_rootfs(const std::vector<layer_source>& layers,
                                           const rootfs_options& opts);
 
+/// The reading half of build_rootfs, without mke2fs or debugfs: applies
+/// `layers` and writes the staging tree to opts.work_dir/root (opts.output
+/// and the work seed are not used). Returns the paths staged; errors as
+/// build_rootfs. For the fuzz target (test/fuzz) and tests of the reader.
+caf::expected<std::uint64_t> stage_rootfs(const std::vector<layer_source>& layers,
+                                          const rootfs_options& opts);
+
 } // namespace banger
