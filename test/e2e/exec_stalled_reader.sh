@@ -5,10 +5,10 @@
 # writer block instead. bangerd's VmRSS is sampled while the reader stalls
 # for 20 s and must grow by less than 64 MiB (before flow control it grew by
 # ~4.6 MB/s, ~90 MB in 20 s); meanwhile the same VM still answers another
-# exec. Then the reader drains: the stream ends with every byte and exit 0
-# (if 1 GiB through TCG takes longer than the drain budget, the reader gives
-# up and the daemon and VM must still serve). A smaller stalled stream checks
-# exactness on every run.
+# exec. Then the reader drains for a while and gives up (1 GiB through TCG
+# takes minutes: ~1.6 MB/s on a loaded 2-core machine), which cancels the
+# exec; the daemon and the VM must still serve. A 16 MiB stream held at its
+# window for a while must then arrive whole, with exit code 0.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_enter_netns "$@"
@@ -58,7 +58,7 @@ stalled_exec() {
   sample
 }
 
-stalled_exec $((1024 * 1024 * 1024)) 20 120
+stalled_exec $((1024 * 1024 * 1024)) 20 10
 grown=$(((peak - base) / 1024))
 echo "bangerd VmRSS: ${base} KiB before, peak ${peak} KiB during the 1 GiB flood (+${grown} MiB)"
 ((peak - base < 64 * 1024)) ||
@@ -67,16 +67,16 @@ if [[ -n $COUNT ]]; then
   expect_eq "$COUNT" $((1024 * 1024 * 1024)) "bytes of the 1 GiB flood the reader got"
   expect_eq "$XRC" 0 "exit code of the 1 GiB flood"
 else
-  echo "1 GiB did not drain within 120 s (slow TCG); the reader gave up"
+  echo "the reader took 10 s of the 1 GiB flood and gave up (the exec is cancelled)"
 fi
 # Whatever happened to the flood, the daemon and the VM still serve.
 expect_rc 0 banger vm exec box -- echo still
 expect_eq "$OUT" $'still\n' "an exec after the flood"
 
 # Exactness: a stream held at its window for a while loses nothing.
-stalled_exec $((64 * 1024 * 1024)) 6 120
-expect_eq "$COUNT" $((64 * 1024 * 1024)) "bytes of a 64 MiB stream after a stall"
-expect_eq "$XRC" 0 "exit code of the 64 MiB stream"
+stalled_exec $((16 * 1024 * 1024)) 6 120
+expect_eq "$COUNT" $((16 * 1024 * 1024)) "bytes of a 16 MiB stream after a stall"
+expect_eq "$XRC" 0 "exit code of the 16 MiB stream"
 echo "bangerd VmRSS peak over the scenario: ${peak} KiB (base ${base} KiB)"
 ((peak - base < 64 * 1024)) ||
   fail "bangerd grew by $(((peak - base) / 1024)) MiB (limit 64 MiB)"
