@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "actors/socket_reader.hpp"
+#include "actors/socket_writer.hpp"
 #include "messages/type_ids.hpp"
 #include "services/error.hpp"
 
@@ -20,6 +22,11 @@ namespace banger {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Past this many unwritten bytes the guest is not reading its channel: with
+// flow control the queue holds requests and at most a window of stdin per
+// stream, so only a guest that stopped reading gets here.
+constexpr std::size_t max_write_backlog = 64u << 20;
 
 struct pending_call {
   // probe: a boot-wait "health" whose answer goes to every ready waiter;
@@ -35,9 +42,18 @@ struct pending_call {
     sessions,
     attach
   } kind = plain;
+
+  pending_call(kind_t k, caf::response_promise p, caf::actor s,
+               std::uint64_t id)
+      : kind(k), rp(std::move(p)), sink(std::move(s)), stream(id) {}
+
   caf::response_promise rp;
   caf::actor sink;
   std::uint64_t stream = 0;
+  // Flow control of a stream's stdin (docs/protocol.md §6.2): bytes the
+  // agent takes now, and what waits for more.
+  std::int64_t stdin_credit = 0;
+  std::deque<stdin_chunk> stdin_held;
 };
 
 struct ready_waiter {
@@ -51,6 +67,10 @@ struct agent_state {
   int fd = -1;
   std::string broken; // why the connection is unusable; empty while fine
   std::unique_ptr<socket_reader> reader;
+  std::unique_ptr<socket_writer> writer;
+  // The agent's credit window from its health; 0: an agent without flow
+  // control (older than the daemon), which must not get "credit" frames.
+  std::uint64_t window = 0;
   std::uint64_t next_id = 1;
   std::map<std::uint64_t, pending_call> calls;
   std::vector<ready_waiter> waiters;
@@ -58,7 +78,8 @@ struct agent_state {
   std::chrono::steady_clock::time_point last_probe;
 
   ~agent_state() {
-    reader.reset(); // joins the reader before the fd goes away
+    reader.reset(); // joins the threads before the fd goes away
+    writer.reset();
     if (fd >= 0)
       ::close(fd);
   }
@@ -94,8 +115,15 @@ std::uint64_t send_request(agent_actor_ptr self, const std::string& type,
   env.id = id;
   env.type = type;
   env.body = std::move(body);
-  if (!wire::write_all(st.fd, wire::encode_frame(env))) {
-    st.broken = std::string("write failed: ") + std::strerror(errno);
+  // Queued for the writer thread: a guest that stops reading its channel
+  // never blocks this actor.
+  st.writer->push(wire::encode_frame(env));
+  if (st.writer->failed() || st.writer->backlog() > max_write_backlog) {
+    st.broken = st.writer->failed()
+                    ? std::string("writing to the channel failed")
+                    : "the guest stopped reading its channel ("
+                          + std::to_string(st.writer->backlog())
+                          + " bytes queued)";
     fail_all(self);
     return 0;
   }
@@ -135,7 +163,9 @@ caf::response_promise start_stream(agent_actor_ptr self, pending_call::kind_t ki
   auto id = st.next_id++;
   self->send(sink, atom::started_v, stream, caf::actor_cast<caf::actor>(self), id);
   auto rp = self->make_response_promise();
-  st.calls.emplace(id, pending_call{kind, rp, sink, stream});
+  pending_call call{kind, rp, sink, stream};
+  call.stdin_credit = static_cast<std::int64_t>(st.window);
+  st.calls.emplace(id, std::move(call));
   // On a failed write, send_request fails every call, this one too.
   send_request(self, type, std::move(body), id);
   return rp;
@@ -157,6 +187,34 @@ caf::result<T> call(agent_actor_ptr self, const char* type,
   return rp;
 }
 
+/// Sends a stream's held stdin as far as its credit goes, splitting chunks,
+/// and tells the sink how much left, so that it reads more from its client.
+void flush_stdin(agent_actor_ptr self, std::uint64_t id, pending_call& call) {
+  auto& st = self->state;
+  std::uint64_t sent = 0;
+  while (!call.stdin_held.empty()) {
+    auto& chunk = call.stdin_held.front();
+    bool limited = st.window != 0;
+    if (limited && call.stdin_credit <= 0 && !chunk.data.empty())
+      break;
+    auto n = limited ? std::min(chunk.data.size(),
+                                static_cast<std::size_t>(std::max<std::int64_t>(
+                                    call.stdin_credit, 0)))
+                     : chunk.data.size();
+    stdin_chunk piece{chunk.data.substr(0, n),
+                      chunk.eof && n == chunk.data.size()};
+    chunk.data.erase(0, n);
+    if (chunk.data.empty())
+      call.stdin_held.pop_front();
+    call.stdin_credit -= static_cast<std::int64_t>(n);
+    sent += n;
+    if (send_request(self, agent_msg::stdin_, to_json(piece), id) == 0)
+      return; // broken: every call failed, this one too
+  }
+  if (sent > 0 && call.sink)
+    self->send(call.sink, atom::credit_v, atom::input_v, call.stream, sent);
+}
+
 void on_frame(agent_actor_ptr self, wire::envelope& env) {
   auto& st = self->state;
   auto it = st.calls.find(env.id);
@@ -165,9 +223,25 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
   auto& call = it->second;
   try {
     if (env.type == agent_msg::output) {
-      if (call.kind == pending_call::exec || call.kind == pending_call::attach)
-        self->send(call.sink, atom::output_v, call.stream,
-                   decode<output_chunk>(env.body));
+      if (call.kind != pending_call::exec && call.kind != pending_call::attach)
+        return;
+      auto chunk = decode<output_chunk>(env.body);
+      if (call.sink) {
+        // The sink grants the credit back once its client took the bytes.
+        self->send(call.sink, atom::output_v, call.stream, std::move(chunk));
+      } else if (st.window != 0) {
+        // Nobody reads this output: let the command go on.
+        send_request(self, agent_msg::credit,
+                     to_json(stream_credit{chunk.data.size()}), env.id);
+      }
+      return;
+    }
+    if (env.type == agent_msg::credit) {
+      // The agent took stdin: send what waited for it.
+      auto more = decode<stream_credit>(env.body).bytes;
+      call.stdin_credit += static_cast<std::int64_t>(
+          std::min<std::uint64_t>(more, std::uint64_t{1} << 40));
+      flush_stdin(self, env.id, call);
       return;
     }
     if (env.type == agent_msg::error) {
@@ -190,6 +264,7 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
     switch (call.kind) {
       case pending_call::probe: {
         auto health = decode<agent_health>(env.body);
+        st.window = health.credit_window;
         // Up, but banger-init is still installing keys and [guest] files:
         // the next tick asks again.
         if (!health.provisioned)
@@ -199,9 +274,12 @@ void on_frame(agent_actor_ptr self, wire::envelope& env) {
         st.waiters.clear();
         break;
       }
-      case pending_call::health:
-        call.rp.deliver(decode<agent_health>(env.body));
+      case pending_call::health: {
+        auto health = decode<agent_health>(env.body);
+        st.window = health.credit_window;
+        call.rp.deliver(health);
         break;
+      }
       case pending_call::ports:
         call.rp.deliver(decode<agent_ports_reply>(env.body));
         break;
@@ -235,11 +313,14 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
   st.vm = std::move(vm_name);
   st.fd = wire::connect_unix(socket_path);
   if (st.fd < 0)
-    st.broken = "cannot connect to " + socket_path + ": "
-                + std::strerror(errno);
-  else
+    st.broken =
+        "cannot connect to " + socket_path + ": " + std::strerror(errno);
+  else {
     st.reader = std::make_unique<socket_reader>(
-      caf::actor_cast<caf::actor>(self), st.fd);
+        caf::actor_cast<caf::actor>(self), st.fd);
+    st.writer = std::make_unique<socket_writer>(
+        caf::actor_cast<caf::actor>(self), st.fd);
+  }
   // Stopped (VM gone, daemon shutting down): nobody may wait forever.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (self->state.broken.empty())
@@ -301,8 +382,18 @@ caf::behavior agent_actor(agent_actor_ptr self, std::string socket_path,
                           sink, stream);
     },
     [=](atom::input, std::uint64_t call, stdin_chunk& chunk) {
-      if (self->state.calls.count(call) != 0)
-        send_request(self, agent_msg::stdin_, to_json(chunk), call);
+      auto it = self->state.calls.find(call);
+      if (it == self->state.calls.end())
+        return;
+      it->second.stdin_held.push_back(std::move(chunk));
+      flush_stdin(self, call, it->second);
+    },
+    [=](atom::credit, std::uint64_t call, std::uint64_t bytes) {
+      // The sink's client took `bytes` of this stream's output: the agent
+      // may send that much more.
+      if (self->state.window != 0 && self->state.calls.count(call) != 0)
+        send_request(self, agent_msg::credit, to_json(stream_credit{bytes}),
+                     call);
     },
     [=](atom::signal, std::uint64_t call, std::int32_t sig) {
       if (self->state.calls.count(call) != 0)

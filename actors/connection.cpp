@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "actors/socket_reader.hpp"
+#include "actors/socket_writer.hpp"
 #include "messages/type_ids.hpp"
 #include "services/error.hpp"
 #include "services/lifecycle.hpp"
@@ -20,6 +21,16 @@
 namespace banger {
 
 namespace {
+
+// Stdin the client sent that the agent has not taken yet (all streams of the
+// connection): past this, the connection stops reading its client until the
+// agent catches up to half of it. Bounds the daemon's memory for stdin.
+constexpr std::uint64_t max_stdin_pending = 2u << 20;
+// Frames queued for a client that does not read them. With flow control
+// each stream holds at most the agent's window here; only output of an agent
+// without flow control (a VM started by an older banger) can pile up this
+// far, and then the client is dropped rather than the daemon's memory grow.
+constexpr std::size_t max_client_backlog = 64u << 20;
 
 /// A request that streams (vm.exec, vm.run): where its stdin and signals go.
 struct live_stream {
@@ -34,6 +45,7 @@ struct live_stream {
   // session goes on) instead of killing.
   bool attach = false;
   bool early_detach = false;
+  std::uint64_t stdin_pending = 0; // sent by the client, not yet to the agent
 };
 
 struct conn_state {
@@ -41,13 +53,16 @@ struct conn_state {
   int fd = -1;
   std::string tag; // short id of this connection, prefix of op ids
   std::unique_ptr<socket_reader> reader;
+  std::unique_ptr<socket_writer> writer;
   bridge_deps deps;
   std::map<std::uint64_t, live_stream> streams;
   std::size_t in_flight = 0;
+  std::uint64_t stdin_pending = 0; // over all streams
   bool closing = false;
 
   ~conn_state() {
-    reader.reset();
+    reader.reset(); // joins the threads before the fd goes away
+    writer.reset();
     if (fd >= 0)
       ::close(fd);
   }
@@ -55,8 +70,10 @@ struct conn_state {
 
 using self_ptr = caf::stateful_actor<conn_state>*;
 
+/// Queues a frame for the client. `credit`: output bytes it carries, granted
+/// back to the agent once the client's socket took the frame.
 void send_frame(self_ptr self, std::uint64_t id, std::string type,
-                wire::json body) {
+                wire::json body, std::uint64_t credit = 0) {
   auto& st = self->state;
   if (st.closing)
     return;
@@ -65,7 +82,25 @@ void send_frame(self_ptr self, std::uint64_t id, std::string type,
   env.type = std::move(type);
   env.body = std::move(body);
   // A failed write means the client is gone; the reader reports it.
-  wire::write_all(st.fd, wire::encode_frame(env));
+  st.writer->push(wire::encode_frame(env), id, credit);
+  if (st.writer->backlog() > max_client_backlog) {
+    log::warn("bridge",
+              "connection {}: the client stopped reading ({} bytes queued); "
+              "dropping it",
+              st.tag, st.writer->backlog());
+    st.writer->stop(); // shuts the socket down: the reader reports closed
+  }
+}
+
+/// Stdin of a stream reached the agent (or was dropped with the stream):
+/// read from the client again once the backlog halved.
+void stdin_taken(self_ptr self, live_stream* s, std::uint64_t bytes) {
+  auto& st = self->state;
+  if (s != nullptr)
+    s->stdin_pending -= std::min(s->stdin_pending, bytes);
+  st.stdin_pending -= std::min(st.stdin_pending, bytes);
+  if (st.reader->paused() && st.stdin_pending <= max_stdin_pending / 2)
+    st.reader->pause(false);
 }
 
 void maybe_quit(self_ptr self) {
@@ -74,7 +109,12 @@ void maybe_quit(self_ptr self) {
 }
 
 void finish(self_ptr self, std::uint64_t id) {
-  self->state.streams.erase(id);
+  auto it = self->state.streams.find(id);
+  if (it != self->state.streams.end()) {
+    auto pending = it->second.stdin_pending;
+    self->state.streams.erase(it);
+    stdin_taken(self, nullptr, pending);
+  }
   --self->state.in_flight;
   maybe_quit(self);
 }
@@ -115,6 +155,12 @@ caf::actor self_handle(self_ptr self) {
 }
 
 void route_input(self_ptr self, live_stream& s, stdin_chunk chunk) {
+  // Counted until the agent actor says the agent took it; too much waiting
+  // and the client is not read (its writes block) until it drains.
+  s.stdin_pending += chunk.data.size();
+  self->state.stdin_pending += chunk.data.size();
+  if (self->state.stdin_pending > max_stdin_pending)
+    self->state.reader->pause(true);
   if (s.agent)
     self->send(s.agent, atom::input_v, s.call, std::move(chunk));
   else
@@ -363,6 +409,7 @@ caf::behavior connection_impl(self_ptr self, int fd, bridge_deps deps) {
   st.deps = std::move(deps);
   st.tag = random_id().substr(0, 8);
   st.reader = std::make_unique<socket_reader>(self_handle(self), fd);
+  st.writer = std::make_unique<socket_writer>(self_handle(self), fd);
   return {
     [=](atom::frame, wire::envelope& env) { dispatch(self, env); },
     [=](atom::invalid, std::uint64_t id, const std::string& why) {
@@ -404,7 +451,21 @@ caf::behavior connection_impl(self_ptr self, int fd, bridge_deps deps) {
         self->send(agent, atom::detach_v, call);
     },
     [=](atom::output, std::uint64_t stream, output_chunk& chunk) {
-      send_frame(self, stream, "output", to_json(chunk));
+      auto bytes = chunk.data.size();
+      send_frame(self, stream, "output", to_json(chunk), bytes);
+    },
+    [=](atom::credit, std::uint64_t stream, std::uint64_t bytes) {
+      // The client's socket took a stream's output: the agent may send as
+      // much more (end-to-end flow control, docs/protocol.md §6.2).
+      auto it = self->state.streams.find(stream);
+      if (it != self->state.streams.end() && it->second.agent)
+        self->send(it->second.agent, atom::credit_v, it->second.call, bytes);
+    },
+    [=](atom::credit, atom::input, std::uint64_t stream, std::uint64_t bytes) {
+      // A stream that ended already gave its count back (finish).
+      auto it = self->state.streams.find(stream);
+      if (it != self->state.streams.end())
+        stdin_taken(self, &it->second, bytes);
     },
     [=](atom::progress, std::uint64_t stream, progress_event& ev) {
       send_frame(self, stream, "progress", to_json(ev));

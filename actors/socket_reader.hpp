@@ -7,8 +7,11 @@
 //                                     stream is still in sync (id 0 if unknown)
 //   (atom::closed, std::string why)   EOF, a read error or a broken stream
 // The owner keeps the reader in its state; destroying it shuts the socket
-// down and joins the thread.
+// down and joins the thread. pause(true) stops reading (backpressure: the
+// peer's writes then block in its socket) until pause(false); a paused
+// reader still notices the peer hanging up.
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <thread>
@@ -30,9 +33,17 @@ public:
 
   /// Shuts the socket down (both directions) and joins the thread.
   void stop();
+  /// Stops (true) or resumes (false) reading; safe from the owner's thread.
+  void pause(bool on);
+  bool paused() const { return paused_.load(); }
 
 private:
+  /// Blocks while paused; returns early when the peer hangs up.
+  void wait_while_paused(int fd);
+
   int fd_ = -1;
+  int wake_fd_ = -1; // eventfd: resume and stop wake a paused thread
+  std::atomic<bool> paused_{false};
   std::thread thread_;
 };
 

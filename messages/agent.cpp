@@ -40,7 +40,7 @@ void from_json(const json& j, exec_result& x) {
 json to_json(const agent_health& x) {
   return {{"version", x.version}, {"boot_id", x.boot_id},
           {"hostname", x.hostname}, {"uptime_ms", x.uptime_ms},
-          {"provisioned", x.provisioned}};
+          {"provisioned", x.provisioned}, {"credit_window", x.credit_window}};
 }
 
 void from_json(const json& j, agent_health& x) {
@@ -50,6 +50,7 @@ void from_json(const json& j, agent_health& x) {
   r.optional("hostname", x.hostname);
   r.optional("uptime_ms", x.uptime_ms);
   r.optional("provisioned", x.provisioned);
+  r.optional("credit_window", x.credit_window);
   r.finish();
 }
 
@@ -147,6 +148,18 @@ void from_json(const json& j, signal_request& x) {
   r.finish();
   if (x.signal <= 0 || x.signal > 64)
     r.fail("field 'signal' must be a signal number from 1 to 64");
+}
+
+json to_json(const stream_credit& x) {
+  return {{"bytes", x.bytes}};
+}
+
+void from_json(const json& j, stream_credit& x) {
+  object_reader r(j, "credit");
+  r.required("bytes", x.bytes);
+  r.finish();
+  if (x.bytes == 0 || x.bytes > (std::uint64_t{1} << 40))
+    r.fail("field 'bytes' must be from 1 to 2^40");
 }
 
 std::string check_session_name(const std::string& name) {

@@ -18,10 +18,16 @@
 // Inputs on a running exec's id (host -> guest, no reply):
 //   "stdin"    stdin_chunk
 //   "signal"   {"signal": N}
+//   "credit"   stream_credit: the host took that many output bytes; the
+//              agent may send that many more (flow control, see below)
 // On an attach's id, "stdin" feeds the session, "signal" signals its group,
 // "detach" {} ends the attach (never the session).
 // Events (guest -> host) on a running exec's id:
 //   "output"   output_chunk
+// Flow control: an agent whose health has credit_window W starts every exec
+// and attach with W bytes of output credit and sends output (data bytes) only
+// while it has some; each "credit" adds to it. Out of credit, it stops reading
+// the command's pipes, so the command's writes block (docs/protocol.md §6.2).
 // An exec whose argv[0] is "@banger-agent" runs the agent's own binary: its
 // workspace-unpack / workspace-state commands (guest/agent/workspace.hpp,
 // docs/protocol.md §6.1).
@@ -59,6 +65,10 @@ struct agent_health {
   /// files): the host treats the guest as ready only then. Absent (older
   /// agents): true.
   bool provisioned = true;
+  /// The output window each exec and attach starts with, in bytes; the
+  /// agent then waits for "credit". 0 (older agents): no flow control, the
+  /// host must not send "credit".
+  std::uint64_t credit_window = 0;
 };
 
 /// One listening socket in the guest: a TCP socket in LISTEN or an
@@ -89,6 +99,11 @@ struct stdin_chunk {
 
 struct signal_request {
   std::int32_t signal = 0;
+};
+
+/// More output credit for a stream: bytes of output data the receiver took.
+struct stream_credit {
+  std::uint64_t bytes = 0;
 };
 
 /// A guest session: a long-running command the agent owns (its own process
@@ -139,6 +154,7 @@ inline constexpr const char* session_list = "session.list";
 inline constexpr const char* session_attach = "session.attach";
 inline constexpr const char* session_stop = "session.stop";
 inline constexpr const char* detach = "detach";
+inline constexpr const char* credit = "credit";
 inline constexpr const char* output = "output";
 inline constexpr const char* result = "result";
 inline constexpr const char* error = "error";
@@ -160,6 +176,8 @@ wire::json to_json(const stdin_chunk& x);
 void from_json(const wire::json& j, stdin_chunk& x);
 wire::json to_json(const signal_request& x);
 void from_json(const wire::json& j, signal_request& x);
+wire::json to_json(const stream_credit& x);
+void from_json(const wire::json& j, stream_credit& x);
 wire::json to_json(const session_start_request& x);
 void from_json(const wire::json& j, session_start_request& x);
 wire::json to_json(const session_attach_request& x);

@@ -26,6 +26,7 @@ agent_health read_health() {
     h.uptime_ms = static_cast<std::uint64_t>(ts.tv_sec) * 1000
                   + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
   h.provisioned = ::access(provisioned_marker, F_OK) == 0;
+  h.credit_window = credit_window;
   return h;
 }
 

@@ -32,7 +32,11 @@ constexpr std::size_t chunk_size = 64 * 1024;
 // then fill up and the commands wait, instead of the agent's memory growing.
 constexpr std::size_t max_out_backlog = 4u << 20;
 // Past this much unwritten stdin, stop reading the port (the host waits).
-constexpr std::size_t max_stdin_backlog = 1u << 20;
+// A host that keeps to its stdin credit (credit_window per stream) never
+// gets here with a few streams; this guards against one that does not. It
+// must stay well above the window: while the port is not read, no "credit"
+// reaches the output side either.
+constexpr std::size_t max_stdin_backlog = 8u << 20;
 // While the host is away the port polls as readable (EOF) all the time.
 constexpr int idle_poll_ms = 15;
 // A command's background processes may hold its pipes open forever; its
@@ -40,6 +44,8 @@ constexpr int idle_poll_ms = 15;
 constexpr auto drain_grace = 1000ms;
 // `session stop` without a signal: SIGTERM, then SIGKILL this much later.
 constexpr auto stop_grace = 5000ms;
+// A host may grant credit ahead; more than this is as good as unlimited.
+constexpr std::int64_t credit_limit = std::int64_t{1} << 50;
 
 void close_fd(int& fd) {
   if (fd >= 0)
@@ -87,11 +93,13 @@ void session::run() {
     fds.push_back({sigfd_, POLLIN, 0});
     bool backlog = outbox_.backlog() > max_out_backlog;
     for (auto& [id, r] : execs_) {
-      if (!backlog && r.out_fd >= 0) {
+      // Without credit the pipes fill up and the command's writes block.
+      bool hold = backlog || r.credit <= 0;
+      if (!hold && r.out_fd >= 0) {
         fds.push_back({r.out_fd, POLLIN, 0});
         refs.push_back({id, 1, {}});
       }
-      if (!backlog && r.err_fd >= 0) {
+      if (!hold && r.err_fd >= 0) {
         fds.push_back({r.err_fd, POLLIN, 0});
         refs.push_back({id, 2, {}});
       }
@@ -102,7 +110,7 @@ void session::run() {
     }
     for (auto& [name, g] : sessions_.all()) {
       // Output with nobody attached goes to the ring only: always read it.
-      bool hold = backlog && !g.followers.empty();
+      bool hold = (backlog && !g.followers.empty()) || session_held(g);
       if (!hold && g.out_fd >= 0) {
         fds.push_back({g.out_fd, POLLIN, 0});
         refs.push_back({0, 1, name});
@@ -137,7 +145,7 @@ void session::run() {
         if (g == nullptr)
           continue;
         if (refs[i].stream == 0)
-          write_pending(g->in_fd, g->stdin_buf, false);
+          write_session_stdin(*g);
         else
           pump_session(*g, refs[i].stream);
         continue;
@@ -146,7 +154,7 @@ void session::run() {
       if (it == execs_.end())
         continue;
       if (refs[i].stream == 0)
-        write_stdin(it->second);
+        write_stdin(it->first, it->second);
       else
         pump(it->first, it->second, refs[i].stream);
     }
@@ -163,7 +171,8 @@ int session::poll_timeout() const {
   int timeout = port_idle_ ? idle_poll_ms : -1;
   auto now = clock_type::now();
   for (auto& [id, r] : execs_) {
-    if (!r.exited)
+    // Held for credit: the port's next frame (a "credit") wakes the loop.
+    if (!r.exited || r.credit <= 0)
       continue;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                   r.exited_at + drain_grace - now)
@@ -173,9 +182,11 @@ int session::poll_timeout() const {
   }
   for (auto& [name, g] : sessions_.all()) {
     std::optional<clock_type::time_point> due;
-    if (g.exited && !g.ended)
+    if (g.exited && !g.ended) {
+      if (session_held(g))
+        continue;
       due = g.exited_at + drain_grace;
-    else if (g.kill_at)
+    } else if (g.kill_at)
       due = *g.kill_at;
     if (!due)
       continue;
@@ -269,6 +280,8 @@ void session::dispatch(const wire::envelope& env) {
     return do_stdin(env.id, env.body);
   if (type == m::signal)
     return do_signal(env.id, env.body);
+  if (type == m::credit)
+    return do_credit(env.id, env.body);
   if (type == m::detach) {
     // Ends an attach (its result follows); a late one finds nothing.
     if (sessions_.followed_by(env.id) != nullptr)
@@ -315,8 +328,8 @@ void session::dispatch(const wire::envelope& env) {
     send_error(env.id, "protocol",
                "unknown request type '" + type
                  + "' (the agent understands health, ports, exec, sync, "
-                   "poweroff, stdin, signal, session.start, session.list, "
-                   "session.attach, session.stop and detach)");
+                   "poweroff, stdin, signal, credit, session.start, "
+                   "session.list, session.attach, session.stop and detach)");
   }
 }
 
@@ -368,6 +381,7 @@ void session::do_exec(std::uint64_t id, const json& body) {
   r.in_fd = c.stdin_fd;
   r.out_fd = c.stdout_fd;
   r.err_fd = c.stderr_fd;
+  r.credit = static_cast<std::int64_t>(credit_window);
   execs_.emplace(id, std::move(r));
 }
 
@@ -376,19 +390,46 @@ void session::do_stdin(std::uint64_t id, const json& body) {
   if (auto* g = sessions_.followed_by(id)) {
     // An attach's stdin feeds the session; its end is the attach's, not the
     // session's (the next attach may type more), so eof is not passed on.
-    if (g->in_fd >= 0) {
-      g->stdin_buf += chunk.data;
-      write_pending(g->in_fd, g->stdin_buf, false);
-    }
+    if (g->in_fd < 0)
+      return grant_stdin(id, chunk.data.size());
+    if (!chunk.data.empty())
+      g->stdin_owners.emplace_back(id, chunk.data.size());
+    g->stdin_buf += chunk.data;
+    write_session_stdin(*g);
     return;
   }
   auto it = execs_.find(id);
   // The command may have ended while the host was still sending: not an error.
-  if (it == execs_.end() || it->second.in_fd < 0)
+  if (it == execs_.end())
     return;
+  if (it->second.in_fd < 0)
+    return grant_stdin(id, chunk.data.size());
   it->second.stdin_buf += chunk.data;
   it->second.stdin_eof = it->second.stdin_eof || chunk.eof;
-  write_stdin(it->second);
+  write_stdin(id, it->second);
+}
+
+void session::grant_stdin(std::uint64_t id, std::size_t n) {
+  // Only a host that does flow control (it read credit_window from health)
+  // sends stdin that needs credit; it is the only kind this agent serves.
+  if (n > 0)
+    send(id, agent_msg::credit, to_json(stream_credit{n}));
+}
+
+void session::write_session_stdin(guest_session& g) {
+  auto before = g.stdin_buf.size();
+  write_pending(g.in_fd, g.stdin_buf, false);
+  auto done = before - g.stdin_buf.size();
+  while (done > 0 && !g.stdin_owners.empty()) {
+    auto& [id, left] = g.stdin_owners.front();
+    auto n = std::min(done, left);
+    if (g.followers.count(id) != 0)
+      grant_stdin(id, n);
+    done -= n;
+    left -= n;
+    if (left == 0)
+      g.stdin_owners.pop_front();
+  }
 }
 
 void session::do_signal(std::uint64_t id, const json& body) {
@@ -403,6 +444,19 @@ void session::do_signal(std::uint64_t id, const json& body) {
     return;
   // The command leads its own session, so this reaches its whole group.
   ::kill(-it->second.pid, req.signal);
+}
+
+void session::do_credit(std::uint64_t id, const json& body) {
+  auto more = static_cast<std::int64_t>(decode<stream_credit>(body).bytes);
+  if (auto* g = sessions_.followed_by(id)) {
+    auto& credit = g->followers.at(id);
+    credit = std::min(credit + more, credit_limit);
+    return;
+  }
+  // Late credit for an exec that just ended is not an error.
+  auto it = execs_.find(id);
+  if (it != execs_.end())
+    it->second.credit = std::min(it->second.credit + more, credit_limit);
 }
 
 void session::do_poweroff(std::uint64_t id) {
@@ -435,6 +489,7 @@ void session::reap() {
         r.status = status;
         r.exited_at = clock_type::now();
         close_fd(r.in_fd);
+        grant_stdin(id, r.stdin_buf.size());
         r.stdin_buf.clear();
         break;
       }
@@ -444,9 +499,14 @@ void session::reap() {
 
 void session::pump(std::uint64_t id, running& r, int stream) {
   int& fd = stream == 1 ? r.out_fd : r.err_fd;
-  std::string buf(chunk_size, '\0');
+  if (fd < 0 || r.credit <= 0)
+    return;
+  std::string buf(
+      std::min<std::size_t>(chunk_size, static_cast<std::size_t>(r.credit)),
+      '\0');
   auto n = ::read(fd, buf.data(), buf.size());
   if (n > 0) {
+    r.credit -= n;
     buf.resize(static_cast<std::size_t>(n));
     send(id, agent_msg::output, to_json(output_chunk{stream, std::move(buf)}));
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -454,8 +514,10 @@ void session::pump(std::uint64_t id, running& r, int stream) {
   }
 }
 
-void session::write_stdin(running& r) {
+void session::write_stdin(std::uint64_t id, running& r) {
+  auto before = r.stdin_buf.size();
   write_pending(r.in_fd, r.stdin_buf, r.stdin_eof);
+  grant_stdin(id, before - r.stdin_buf.size());
 }
 
 void session::write_pending(int& fd, std::string& buf, bool eof) {
@@ -481,12 +543,17 @@ void session::finish_ready() {
   for (auto& [id, r] : execs_) {
     if (!r.exited)
       continue;
-    if ((r.out_fd >= 0 || r.err_fd >= 0) && now - r.exited_at < drain_grace)
+    bool open = r.out_fd >= 0 || r.err_fd >= 0;
+    // Out of credit, what is left in the pipes waits for the host: the grace
+    // for background processes only runs while the agent can read.
+    if (open && (r.credit <= 0 || now - r.exited_at < drain_grace))
       continue;
     // Take what is already in the pipes, then stop waiting for EOF.
     for (int stream : {1, 2})
       for (int i = 0; i < 16 && (stream == 1 ? r.out_fd : r.err_fd) >= 0; ++i)
         pump(id, r, stream);
+    if ((r.out_fd >= 0 || r.err_fd >= 0) && r.credit <= 0)
+      continue; // the rest goes once the host grants more
     close_fd(r.out_fd);
     close_fd(r.err_fd);
     done.push_back(id);
@@ -556,11 +623,15 @@ void session::do_session_attach(std::uint64_t id, const json& body) {
   } catch (const session_error& e) {
     return send_error(id, e.code, e.what());
   }
+  // The replay (at most the ring, 1 MiB) is counted against the window.
+  auto credit = static_cast<std::int64_t>(credit_window);
   if (req.replay)
-    for (auto& chunk : g->ring.snapshot())
+    for (auto& chunk : g->ring.snapshot()) {
+      credit -= static_cast<std::int64_t>(chunk.data.size());
       send(id, agent_msg::output, to_json(chunk));
+    }
   if (req.follow && !g->ended)
-    g->followers.insert(id);
+    g->followers.emplace(id, credit);
   else
     send(id, agent_msg::result, to_json(sessions_.info(*g)));
 }
@@ -589,17 +660,32 @@ void session::do_session_stop(std::uint64_t id, const json& body) {
   g->stop_waiters.push_back(id);
 }
 
+bool session::session_held(const guest_session& g) {
+  for (auto& [id, credit] : g.followers)
+    if (credit <= 0)
+      return true;
+  return false;
+}
+
 void session::pump_session(guest_session& g, int stream) {
   int& fd = stream == 1 ? g.out_fd : g.err_fd;
-  std::string buf(chunk_size, '\0');
+  if (fd < 0 || session_held(g))
+    return;
+  // Never more than the most starved follower may take.
+  std::int64_t room = static_cast<std::int64_t>(chunk_size);
+  for (auto& [id, credit] : g.followers)
+    room = std::min(room, credit);
+  std::string buf(static_cast<std::size_t>(room), '\0');
   auto n = ::read(fd, buf.data(), buf.size());
   if (n > 0) {
     buf.resize(static_cast<std::size_t>(n));
     g.ring.append(stream, buf);
     if (!g.followers.empty()) {
       auto frame_body = to_json(output_chunk{stream, std::move(buf)});
-      for (auto id : g.followers)
+      for (auto& [id, credit] : g.followers) {
+        credit -= n;
         send(id, agent_msg::output, frame_body);
+      }
     }
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     close_fd(fd);
@@ -624,20 +710,24 @@ void session::finish_sessions() {
     }
     if (!g.exited || g.ended)
       continue;
-    if ((g.out_fd >= 0 || g.err_fd >= 0) && now - g.exited_at < drain_grace)
+    bool open = g.out_fd >= 0 || g.err_fd >= 0;
+    if (open && (session_held(g) || now - g.exited_at < drain_grace))
       continue;
     for (int stream : {1, 2})
       for (int i = 0; i < 16 && (stream == 1 ? g.out_fd : g.err_fd) >= 0; ++i)
         pump_session(g, stream);
+    if ((g.out_fd >= 0 || g.err_fd >= 0) && session_held(g))
+      continue; // the rest goes once the followers grant more
     close_fd(g.out_fd);
     close_fd(g.err_fd);
     close_fd(g.in_fd);
     g.stdin_buf.clear();
+    g.stdin_owners.clear();
     done.push_back(&g);
   }
   for (auto* g : done) {
     auto result = to_json(sessions_.info(*g));
-    for (auto id : g->followers)
+    for (auto& [id, credit] : g->followers)
       send(id, agent_msg::result, result);
     for (auto id : g->stop_waiters)
       send(id, agent_msg::result, result);

@@ -36,6 +36,9 @@ private:
     bool stdin_eof = false;
     bool exited = false;
     int status = 0;
+    // Output bytes the host still takes (flow control); the pipes are not
+    // read while it is 0.
+    std::int64_t credit = 0;
     std::chrono::steady_clock::time_point exited_at;
   };
 
@@ -52,6 +55,7 @@ private:
   void do_exec(std::uint64_t id, const wire::json& body);
   void do_stdin(std::uint64_t id, const wire::json& body);
   void do_signal(std::uint64_t id, const wire::json& body);
+  void do_credit(std::uint64_t id, const wire::json& body);
   [[noreturn]] void do_poweroff(std::uint64_t id);
 
   // Guest sessions (sessions.hpp): the table owns them, this loop feeds
@@ -60,6 +64,8 @@ private:
   void do_session_attach(std::uint64_t id, const wire::json& body);
   void do_session_stop(std::uint64_t id, const wire::json& body);
   void pump_session(guest_session& s, int stream);
+  /// Whether a session's pipes wait: someone attached has no credit left.
+  static bool session_held(const guest_session& g);
   void finish_sessions();
   /// Ends an attach with the session's current info (the session goes on).
   void end_attach(std::uint64_t id);
@@ -68,7 +74,12 @@ private:
   // Running commands.
   void reap();
   void pump(std::uint64_t id, running& r, int stream);
-  void write_stdin(running& r);
+  void write_stdin(std::uint64_t id, running& r);
+  /// Writes a session's pending stdin; credits the attaches it came from.
+  void write_session_stdin(guest_session& g);
+  /// Lets the host send `n` more stdin bytes on `id`: they were written to
+  /// the command or dropped (flow control, stdin direction).
+  void grant_stdin(std::uint64_t id, std::size_t n);
   /// Writes what `buf` holds to `fd` without blocking; closes `fd` on EPIPE
   /// and, with `eof`, once everything went.
   static void write_pending(int& fd, std::string& buf, bool eof);

@@ -190,6 +190,7 @@ void session_table::forget_hosts() {
   for (auto& [name, s] : sessions_) {
     s.followers.clear();
     s.stop_waiters.clear();
+    s.stdin_owners.clear();
   }
 }
 

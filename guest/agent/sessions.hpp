@@ -76,6 +76,9 @@ struct guest_session {
   int out_fd = -1;
   int err_fd = -1;
   std::string stdin_buf; // not yet written to the session's stdin
+  /// Which attach sent the bytes of stdin_buf, in order: each is credited
+  /// when its bytes leave the buffer (flow control).
+  std::deque<std::pair<std::uint64_t, std::size_t>> stdin_owners;
   output_ring ring;
   std::uint64_t seq = 0; // start order
   session_clock::time_point started;
@@ -85,8 +88,9 @@ struct guest_session {
   session_clock::time_point exited_at;
   /// `session.stop` without a signal: SIGKILL at this time if still alive.
   std::optional<session_clock::time_point> kill_at;
-  /// Host request ids of attaches that follow the live output.
-  std::set<std::uint64_t> followers;
+  /// Host request ids of attaches that follow the live output, each with
+  /// the output credit it has left (bytes; below 0 after a replay).
+  std::map<std::uint64_t, std::int64_t> followers;
   /// Host request ids of `session.stop` calls waiting for the end.
   std::vector<std::uint64_t> stop_waiters;
 

@@ -4,6 +4,7 @@
 // Normal scheduler: the agent actor is detached and does socket I/O.
 
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -151,6 +152,106 @@ TEST_F(agent_live, signal_reaches_a_running_exec) {
   EXPECT_EQ(r->exit_code, 128 + 15);
   EXPECT_EQ(guest.request_types(),
             (std::vector<std::string>{"exec", "signal"}));
+}
+
+// Flow control (docs/protocol.md §6.2): the daemon's end relays the sink's
+// output credit to the agent and sends stdin only within the agent's credit.
+
+TEST_F(agent_live, output_beyond_the_window_waits_for_the_sinks_credit) {
+  fake_agent guest(socket_path());
+  guest.set_credit_window(64 * 1024);
+  auto agent = connect(socket_path());
+  // The window is learned from health, as at every boot and adoption.
+  ASSERT_TRUE(ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000}));
+  auto pending = w.self->request(agent, answer_bound, atom::exec_v,
+                                 command({"flood", "262144"}), w.sink,
+                                 std::uint64_t{9});
+  ASSERT_TRUE(wait_until([&] { return w.out->stdout_text().size() == 65536; }));
+  std::uint64_t call = 0;
+  {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    call = w.out->call;
+  }
+  // Nothing more until the sink says its client took it.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(guest.flood_sent(), 65536u);
+  for (int i = 0; i < 3; ++i)
+    caf::anon_send(agent, atom::credit_v, call, std::uint64_t{65536});
+  auto r = live_world::await<exec_result>(pending);
+  ASSERT_TRUE(r) << why(r.error());
+  EXPECT_EQ(w.out->stdout_text().size(), 262144u);
+  EXPECT_EQ(guest.credit_received(), 3u * 65536);
+}
+
+TEST_F(agent_live, stdin_beyond_the_agents_credit_waits_in_the_daemon) {
+  fake_agent guest(socket_path());
+  guest.set_credit_window(64 * 1024);
+  auto agent = connect(socket_path());
+  ASSERT_TRUE(ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000}));
+  auto pending =
+      w.self->request(agent, answer_bound, atom::exec_v,
+                      command({"sleep", "100"}), w.sink, std::uint64_t{9});
+  ASSERT_TRUE(guest.wait_for("exec", 10s));
+  std::uint64_t call = 0;
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    call = w.out->call;
+    return w.out->started == 1;
+  }));
+  const std::string piece(40 * 1024, 'i');
+  for (int i = 0; i < 5; ++i) // 200 KiB against a 64 KiB window
+    caf::anon_send(agent, atom::input_v, call, stdin_chunk{piece, false});
+  caf::anon_send(agent, atom::input_v, call, stdin_chunk{"", true});
+  ASSERT_TRUE(wait_until([&] { return guest.stdin_bytes() == 65536; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(guest.stdin_bytes(), 65536u) << "stdin went past the credit";
+  // The sink learns what left, so that it reads more from its client.
+  EXPECT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    return w.out->stdin_taken == 65536;
+  }));
+  guest.grant_stdin(call, 200 * 1024);
+  ASSERT_TRUE(wait_until([&] { return guest.stdin_bytes() == 200u * 1024; }));
+  EXPECT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    return w.out->stdin_taken == 200u * 1024;
+  }));
+  // The eof came last, after every byte.
+  auto reqs = guest.requests();
+  ASSERT_FALSE(reqs.empty());
+  EXPECT_EQ(reqs.back().type, "stdin");
+  EXPECT_TRUE(decode<stdin_chunk>(reqs.back().body).eof);
+  guest.release_sleepers();
+  auto r = live_world::await<exec_result>(pending);
+  ASSERT_TRUE(r) << why(r.error());
+}
+
+TEST_F(agent_live, an_agent_without_flow_control_gets_no_credit_frames) {
+  fake_agent guest(socket_path()); // window 0: an agent older than credit
+  auto agent = connect(socket_path());
+  ASSERT_TRUE(ask<agent_health>(agent, atom::ready_v, std::uint32_t{5000}));
+  auto pending =
+      w.self->request(agent, answer_bound, atom::exec_v,
+                      command({"sleep", "100"}), w.sink, std::uint64_t{9});
+  ASSERT_TRUE(guest.wait_for("exec", 10s));
+  std::uint64_t call = 0;
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> guard(w.out->mtx);
+    call = w.out->call;
+    return w.out->started == 1;
+  }));
+  // Its stdin is not held back, and it never sees a "credit" (it would
+  // refuse the unknown type and kill the command).
+  const std::string piece(100 * 1024, 'i');
+  caf::anon_send(agent, atom::input_v, call, stdin_chunk{piece, false});
+  caf::anon_send(agent, atom::input_v, call, stdin_chunk{piece, false});
+  caf::anon_send(agent, atom::credit_v, call, std::uint64_t{65536});
+  caf::anon_send(agent, atom::signal_v, call, std::int32_t{15});
+  auto r = live_world::await<exec_result>(pending);
+  ASSERT_TRUE(r) << why(r.error());
+  EXPECT_EQ(r->signal, 15);
+  EXPECT_EQ(guest.stdin_bytes(), 200u * 1024);
+  EXPECT_EQ(guest.count("credit"), 0u);
 }
 
 TEST_F(agent_live, session_attach_streams_and_detach_ends_only_the_attach) {

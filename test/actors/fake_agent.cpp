@@ -145,6 +145,63 @@ std::size_t fake_agent::held() const {
   return sleepers_.size();
 }
 
+void fake_agent::set_credit_window(std::uint64_t window) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  window_ = window;
+}
+
+void fake_agent::grant_stdin(std::uint64_t id, std::uint64_t bytes) {
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    stdin_grants_.emplace_back(id, bytes);
+  }
+  wake();
+}
+
+std::uint64_t fake_agent::stdin_bytes() const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  return stdin_bytes_;
+}
+
+std::uint64_t fake_agent::credit_received() const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  return credit_received_;
+}
+
+std::uint64_t fake_agent::flood_sent() const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  return flood_sent_;
+}
+
+void fake_agent::pump_floods() {
+  std::uint64_t window = 0;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    window = window_;
+  }
+  for (auto it = floods_.begin(); it != floods_.end();) {
+    auto& f = it->second;
+    while (f.left > 0 && (window == 0 || f.credit > 0)) {
+      auto n = std::min<std::uint64_t>(f.left, 64 * 1024);
+      if (window != 0)
+        n = std::min(n, f.credit);
+      answer(it->first, agent_msg::output,
+             to_json(output_chunk{1, std::string(n, 'z')}));
+      f.left -= n;
+      if (window != 0)
+        f.credit -= n;
+      std::lock_guard<std::mutex> guard(mtx_);
+      flood_sent_ += n;
+    }
+    if (f.left == 0) {
+      answer(it->first, agent_msg::result, to_json(exec_result{0, 0}));
+      it = floods_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void fake_agent::answer(std::uint64_t id, const char* type, wire::json body) {
   if (conn_fd_ < 0)
     return;
@@ -168,10 +225,12 @@ void fake_agent::close_connection() {
 void fake_agent::serve(const wire::envelope& env) {
   bool silent = false;
   bool provisioned = true;
+  std::uint64_t window = 0;
   {
     std::lock_guard<std::mutex> guard(mtx_);
     requests_.push_back({env.id, env.type, env.body});
     silent = silent_;
+    window = window_;
     if (env.type == agent_msg::health && unprovisioned_ > 0) {
       --unprovisioned_;
       provisioned = false;
@@ -186,7 +245,8 @@ void fake_agent::serve(const wire::envelope& env) {
   };
   if (env.type == agent_msg::health) {
     answer(env.id, agent_msg::result,
-           to_json(agent_health{"fake-1", "fake-boot", "fake", 1, provisioned}));
+           to_json(agent_health{"fake-1", "fake-boot", "fake", 1, provisioned,
+                                window}));
   } else if (env.type == agent_msg::ports) {
     answer(env.id, agent_msg::result, to_json(scripted_ports()));
   } else if (env.type == agent_msg::sync) {
@@ -225,6 +285,9 @@ void fake_agent::serve(const wire::envelope& env) {
     } else if (cmd == "sleep") {
       std::lock_guard<std::mutex> guard(mtx_);
       sleepers_.push_back(env.id);
+    } else if (cmd == "flood") {
+      floods_[env.id] = {std::stoull(spec.argv.at(1)), window};
+      pump_floods();
     } else {
       answer(env.id, agent_msg::output,
              to_json(output_chunk{2, cmd + ": command not found\n"}));
@@ -250,7 +313,19 @@ void fake_agent::serve(const wire::envelope& env) {
       answer(env.id, agent_msg::result,
              to_json(exec_result{128 + sig.signal, sig.signal}));
   } else if (env.type == agent_msg::stdin_) {
-    // Recorded only.
+    std::lock_guard<std::mutex> guard(mtx_);
+    stdin_bytes_ += decode<stdin_chunk>(env.body).data.size();
+  } else if (env.type == agent_msg::credit) {
+    auto bytes = decode<stream_credit>(env.body).bytes;
+    {
+      std::lock_guard<std::mutex> guard(mtx_);
+      credit_received_ += bytes;
+    }
+    auto it = floods_.find(env.id);
+    if (it != floods_.end()) {
+      it->second.credit += bytes;
+      pump_floods();
+    }
   } else if (env.type == agent_msg::session_list) {
     session_info web;
     web.session = "web";
@@ -318,6 +393,13 @@ void fake_agent::run() {
       for (auto id : ids)
         answer(id, agent_msg::result, to_json(exec_result{0, 0}));
     }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> grants;
+    {
+      std::lock_guard<std::mutex> guard(mtx_);
+      grants.swap(stdin_grants_);
+    }
+    for (auto& [id, bytes] : grants)
+      answer(id, agent_msg::credit, to_json(stream_credit{bytes}));
     pollfd fds[2] = {{wake_fd_[0], POLLIN, 0},
                      {conn_fd_ >= 0 ? conn_fd_ : listen_fd_, POLLIN, 0}};
     if (::poll(fds, 2, timeout_ms) < 0) {

@@ -10,6 +10,9 @@
 //   exec exit N     -> exit N
 //   exec sleep      -> held until a "signal" frame (exit 128+sig) or
 //                      release_sleepers() (exit 0)
+//   exec flood N    -> N bytes of 'z' on stdout in 64 KiB chunks, within
+//                      the output credit (set_credit_window), then exit 0
+//   credit          -> adds to a flood's credit (recorded)
 //   exec other      -> stderr line, exit 127
 //   session.list    -> one running session "web"
 //   session.attach  -> web: output "replayed\n", held until "detach";
@@ -22,6 +25,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -64,6 +68,11 @@ public:
   void on_poweroff(std::function<void()> fn);
   /// Ends every held "sleep" exec with exit code 0.
   void release_sleepers();
+  /// Flow control: health announces `window` and floods keep to it
+  /// (0, the default: an agent without flow control).
+  void set_credit_window(std::uint64_t window);
+  /// Sends a stdin "credit" event of `bytes` on `id`, from the agent's thread.
+  void grant_stdin(std::uint64_t id, std::uint64_t bytes);
   /// Closes the connection and stops listening, as when the VMM is gone,
   /// `after` from now. Does not block; safe from any thread, including the
   /// agent's own.
@@ -85,12 +94,20 @@ public:
   std::size_t connections() const;
   /// How many "sleep" execs are held right now.
   std::size_t held() const;
+  /// Data bytes of all "stdin" frames so far.
+  std::uint64_t stdin_bytes() const;
+  /// Output bytes the host granted with "credit" frames so far.
+  std::uint64_t credit_received() const;
+  /// Output bytes the floods sent so far.
+  std::uint64_t flood_sent() const;
 
 private:
   void run();
   void serve(const wire::envelope& env);
   void answer(std::uint64_t id, const char* type, wire::json body);
   void close_connection();
+  /// Sends what the floods' credit allows (the agent's thread only).
+  void pump_floods();
   void wake();
 
   std::string path_;
@@ -111,6 +128,16 @@ private:
   bool disconnect_ = false;
   std::chrono::steady_clock::time_point disconnect_at_;
   std::function<void()> on_poweroff_;
+  struct flood {
+    std::uint64_t left = 0;
+    std::uint64_t credit = 0;
+  };
+  std::map<std::uint64_t, flood> floods_; // the agent's thread only
+  std::uint64_t window_ = 0;
+  std::uint64_t stdin_bytes_ = 0;
+  std::uint64_t credit_received_ = 0;
+  std::uint64_t flood_sent_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> stdin_grants_;
 };
 
 } // namespace banger::test

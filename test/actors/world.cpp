@@ -125,6 +125,10 @@ caf::behavior output_sink(caf::event_based_actor*,
         std::lock_guard<std::mutex> guard(log->mtx);
         log->stages.push_back(ev.stage);
       },
+      [=](atom::credit, atom::input, std::uint64_t, std::uint64_t bytes) {
+        std::lock_guard<std::mutex> guard(log->mtx);
+        log->stdin_taken += bytes;
+      },
   };
 }
 

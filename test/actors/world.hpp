@@ -85,6 +85,7 @@ struct sink_log {
   std::size_t started = 0;         // (atom::started, ...) messages
   caf::actor agent;                // from the last (atom::started, ...)
   std::uint64_t call = 0;          // likewise: where stdin/signals go
+  std::uint64_t stdin_taken = 0;   // (atom::credit, atom::input, ...) bytes
   std::string stdout_text() {
     std::lock_guard<std::mutex> guard(mtx);
     return out;

@@ -18,6 +18,7 @@ constexpr fuzz::entry family[] = {
     {"stdout", exercise<output_chunk>},
     {"stdin", exercise<stdin_chunk>},
     {"signal", exercise<signal_request>},
+    {"credit", exercise<stream_credit>},
     {"error", exercise<error_body>},
     {"session.start", exercise<session_start_request>},
     {"session.attach", exercise<session_attach_request>},

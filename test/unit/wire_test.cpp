@@ -475,3 +475,29 @@ TEST(WireCodecs, AgentHealthProvisionedDefaultsToTrue) {
 
 } // namespace
 } // namespace banger
+
+namespace banger {
+namespace {
+
+TEST(WireCodecs, StreamCreditRoundTripsAndRefusesZeroOrHuge) {
+  using wire::json;
+  EXPECT_EQ(decode<stream_credit>(to_json(stream_credit{65536})).bytes, 65536u);
+  EXPECT_THROW(decode<stream_credit>(json{{"bytes", 0}}), wire::decode_error);
+  EXPECT_THROW(decode<stream_credit>(json{{"bytes", std::uint64_t{1} << 41}}),
+               wire::decode_error);
+  EXPECT_THROW(decode<stream_credit>(json::object()), wire::decode_error);
+  EXPECT_THROW(decode<stream_credit>(json{{"bytes", 1}, {"x", 1}}),
+               wire::decode_error);
+}
+
+TEST(WireCodecs, AgentHealthCreditWindowIsOptional) {
+  using wire::json;
+  EXPECT_EQ(decode<agent_health>(json{{"version", "0.1.0"}}).credit_window, 0u);
+  agent_health h;
+  h.version = "v";
+  h.credit_window = 1u << 20;
+  EXPECT_EQ(decode<agent_health>(to_json(h)).credit_window, 1u << 20);
+}
+
+} // namespace
+} // namespace banger
