@@ -11,41 +11,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "services/terminal_text.hpp"
+
 namespace banger::log {
 
-/// `text` with C0 control characters (except tab) and DEL written as \n,
-/// \r, \e or \xNN, so that it stays one line and moves no cursor.
+/// `text` as one log line: control characters, C1 controls and bytes that
+/// are not UTF-8 written as visible escapes (services/terminal_text.hpp).
 inline std::string escape_control(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) {
-      out.push_back(c);
-      continue;
-    }
-    switch (c) {
-    case '\t':
-      out.push_back('\t');
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\x1b':
-      out += "\\e";
-      break;
-    default: {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 0xf]);
-    }
-    }
-  }
-  return out;
+  return terminal_safe(text);
 }
 
 template <class... Ts>

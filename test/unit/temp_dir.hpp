@@ -1,13 +1,10 @@
 #pragma once
 // A fresh directory under $TMPDIR for one unit test, removed with everything
-// in it when the test ends (remove_tree: a test may leave a tree too deep for
-// std::filesystem::remove_all).
+// in it when the test ends.
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-
-#include "services/staging.hpp"
 
 namespace banger::test {
 
@@ -20,8 +17,9 @@ public:
       path_ = tmpl;
   }
   ~temp_dir() {
+    std::error_code ec;
     if (!path_.empty())
-      (void)banger::remove_tree(path_);
+      std::filesystem::remove_all(path_, ec);
   }
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
