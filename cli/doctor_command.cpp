@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.hpp"
@@ -97,7 +98,13 @@ std::string render_json(const std::vector<check_result>& results) {
 int do_doctor(bool json) {
   doctor_env env;
   env.dirs = resolve_paths();
-  env.helper_socket = env.dirs.helper_socket();
+  // The helper's directory is named after the daemon's owner; root running
+  // doctor for a user's daemon finds it by who owns the runtime dir.
+  auto owner_paths = env.dirs;
+  struct stat st {};
+  if (::geteuid() == 0 && ::stat(owner_paths.runtime_dir.c_str(), &st) == 0)
+    owner_paths.uid = st.st_uid;
+  env.helper_socket = owner_paths.helper_socket();
   settings conf;
   if (load_settings(env.dirs.config_file(), conf))
     env.bridge = conf.network.bridge;

@@ -8,6 +8,14 @@ namespace banger::helper {
 
 using wire::json;
 
+json nft_command(const char* verb, const char* kind, json spec) {
+  json inner = json::object();
+  inner[kind] = std::move(spec);
+  json outer = json::object();
+  outer[verb] = std::move(inner);
+  return outer;
+}
+
 namespace {
 
 json table_ref() {
@@ -20,21 +28,12 @@ json chain_spec() {
           {"policy", "accept"}};
 }
 
-/// {"<verb>": {"<kind>": spec}}, one command of a JSON batch.
-json cmd(const char* verb, const char* kind, json spec) {
-  json inner = json::object();
-  inner[kind] = std::move(spec);
-  json outer = json::object();
-  outer[verb] = std::move(inner);
-  return outer;
-}
-
 json delete_rule(std::uint64_t handle) {
-  return cmd("delete", "rule",
-             {{"family", "ip"},
-              {"table", nft_table},
-              {"chain", nft_chain},
-              {"handle", handle}});
+  return nft_command("delete", "rule",
+                     {{"family", "ip"},
+                      {"table", nft_table},
+                      {"chain", nft_chain},
+                      {"handle", handle}});
 }
 
 std::string comment_of(ipv4 guest) {
@@ -95,7 +94,7 @@ json nft::run(const json& commands, const std::string& what) {
 std::vector<nft::rule_ref> nft::list() {
   // Listing a missing table is an error in nft: look for it first.
   auto tables =
-      run(json::array({cmd("list", "tables", nullptr)}), "list tables");
+      run(json::array({nft_command("list", "tables", nullptr)}), "list tables");
   bool found = false;
   for (auto& item : tables.value("nftables", json::array()))
     if (auto t = item.find("table"); t != item.end() && t->is_object()
@@ -105,7 +104,7 @@ std::vector<nft::rule_ref> nft::list() {
   std::vector<rule_ref> out;
   if (!found)
     return out;
-  auto listing = run(json::array({cmd("list", "table", table_ref())}),
+  auto listing = run(json::array({nft_command("list", "table", table_ref())}),
                      "list table ip banger");
   for (auto& item : listing.value("nftables", json::array())) {
     auto r = item.find("rule");
@@ -134,8 +133,8 @@ std::vector<helper_nat_rule> nft::rules() {
 bool nft::add_masquerade(ipv4 guest, const std::string& bridge) {
   auto ip = to_string(guest);
   // "add" of an existing table or identical chain is a no-op in nftables.
-  run(json::array({cmd("add", "table", table_ref()),
-                   cmd("add", "chain", chain_spec())}),
+  run(json::array({nft_command("add", "table", table_ref()),
+                   nft_command("add", "chain", chain_spec())}),
       "create table ip banger");
   bool same = false;
   json deletes = json::array();
@@ -166,7 +165,7 @@ bool nft::add_masquerade(ipv4 guest, const std::string& bridge) {
                {"chain", nft_chain},
                {"comment", comment_of(guest)},
                {"expr", expr}};
-  run(json::array({cmd("add", "rule", rule)}),
+  run(json::array({nft_command("add", "rule", rule)}),
       "add the masquerade rule of " + ip);
   return true;
 }

@@ -50,6 +50,9 @@ inline constexpr const char* nft_table = "banger";
 inline constexpr const char* nft_chain = "postrouting";
 inline constexpr const char* nft_comment_prefix = "banger:";
 
+/// {"<verb>": {"<kind>": spec}}, one command of a libnftables JSON batch.
+wire::json nft_command(const char* verb, const char* kind, wire::json spec);
+
 class nft {
 public:
   nft();

@@ -19,14 +19,6 @@ constexpr const char* input = "input";
 constexpr const char* tap_tag = "banger:tap ";
 constexpr const char* bridge_tag = "banger:bridge ";
 
-json cmd(const char* verb, const char* kind, json spec) {
-  json inner = json::object();
-  inner[kind] = std::move(spec);
-  json outer = json::object();
-  outer[verb] = std::move(inner);
-  return outer;
-}
-
 json verdict(const char* v) {
   json j = json::object();
   j[v] = nullptr;
@@ -69,11 +61,11 @@ json chain_ref(const char* family, const std::string& name) {
 
 json delete_rule(const char* family, const std::string& chain,
                  std::uint64_t handle) {
-  return cmd("delete", "rule",
-             {{"family", family},
-              {"table", nft_table},
-              {"chain", chain},
-              {"handle", handle}});
+  return nft_command("delete", "rule",
+                     {{"family", family},
+                      {"table", nft_table},
+                      {"chain", chain},
+                      {"handle", handle}});
 }
 
 std::string tap_chain(const std::string& tap) {
@@ -89,7 +81,7 @@ std::string binding_comment(const std::string& tap, ipv4 ip,
 
 bool nft::has_table(const char* family) {
   auto tables =
-      run(json::array({cmd("list", "tables", nullptr)}), "list tables");
+      run(json::array({nft_command("list", "tables", nullptr)}), "list tables");
   for (auto& item : tables.value("nftables", json::array()))
     if (auto t = item.find("table"); t != item.end() && t->is_object()
                                      && t->value("family", "") == family
@@ -105,8 +97,8 @@ std::vector<nft::tagged_rule> nft::tagged(const char* family,
   if (!has_table(family))
     return out;
   auto listing =
-      run(json::array({cmd("list", "table",
-                           {{"family", family}, {"name", nft_table}})}),
+      run(json::array({nft_command("list", "table",
+                                   {{"family", family}, {"name", nft_table}})}),
           std::string("list table ") + family + " banger");
   for (auto& item : listing.value("nftables", json::array())) {
     if (auto c = item.find("chain"); c != item.end() && c->is_object()) {
@@ -164,8 +156,8 @@ void nft::ensure_guard(const std::string& bridge, ipv4 addr,
     if (have.size() != want.size())
       return false;
     auto listing =
-        run(json::array({cmd("list", "table",
-                             {{"family", family}, {"name", nft_table}})}),
+        run(json::array({nft_command(
+                "list", "table", {{"family", family}, {"name", nft_table}})}),
             std::string("list table ") + family + " banger");
     std::vector<json> exprs;
     for (auto& item : listing.value("nftables", json::array()))
@@ -184,22 +176,22 @@ void nft::ensure_guard(const std::string& bridge, ipv4 addr,
   if (host_ok && taps_ok)
     return;
   json batch = json::array(
-      {cmd("add", "table", {{"family", "inet"}, {"name", nft_table}}),
-       cmd("add", "chain", base_chain("inet", input, "input", 0)),
-       cmd("add", "table", {{"family", "bridge"}, {"name", nft_table}}),
-       cmd("add", "chain",
-           base_chain("bridge", prerouting, "prerouting", -200))});
+      {nft_command("add", "table", {{"family", "inet"}, {"name", nft_table}}),
+       nft_command("add", "chain", base_chain("inet", input, "input", 0)),
+       nft_command("add", "table", {{"family", "bridge"}, {"name", nft_table}}),
+       nft_command("add", "chain",
+                   base_chain("bridge", prerouting, "prerouting", -200))});
   if (!host_ok) {
     for (auto& r : present_host)
       batch.push_back(delete_rule("inet", r.chain, r.handle));
     for (auto& r : host)
-      batch.push_back(cmd("add", "rule", r));
+      batch.push_back(nft_command("add", "rule", r));
   }
   if (!taps_ok) {
     for (auto& r : present_taps)
       batch.push_back(delete_rule("bridge", r.chain, r.handle));
     for (auto& r : taps)
-      batch.push_back(cmd("add", "rule", r));
+      batch.push_back(nft_command("add", "rule", r));
   }
   run(batch, "install the guard rules of bridge " + bridge);
 }
@@ -230,15 +222,15 @@ bool nft::bind_tap(const std::string& tap, ipv4 ip, const std::string& mac) {
   auto chain = tap_chain(tap);
   auto addr = to_string(ip);
   json batch = json::array(
-      {cmd("add", "table", {{"family", "bridge"}, {"name", nft_table}}),
-       cmd("add", "chain",
-           base_chain("bridge", prerouting, "prerouting", -200)),
-       cmd("add", "chain", chain_ref("bridge", chain)),
-       cmd("flush", "chain", chain_ref("bridge", chain))});
+      {nft_command("add", "table", {{"family", "bridge"}, {"name", nft_table}}),
+       nft_command("add", "chain",
+                   base_chain("bridge", prerouting, "prerouting", -200)),
+       nft_command("add", "chain", chain_ref("bridge", chain)),
+       nft_command("flush", "chain", chain_ref("bridge", chain))});
   for (auto& r : present)
     batch.push_back(delete_rule("bridge", r.chain, r.handle));
   auto drop_unless = [&](json left, json right) {
-    batch.push_back(cmd(
+    batch.push_back(nft_command(
         "add", "rule",
         rule("bridge", chain, {match("!=", left, right), verdict("drop")})));
   };
@@ -248,9 +240,9 @@ bool nft::bind_tap(const std::string& tap, ipv4 ip, const std::string& mac) {
   drop_unless(payload("arp", "saddr ip"), addr);
   drop_unless(payload("ip", "saddr"), addr);
   batch.push_back(
-      cmd("add", "rule", rule("bridge", chain, {verdict("accept")})));
+      nft_command("add", "rule", rule("bridge", chain, {verdict("accept")})));
   // Inserted: before the prefix's catch-all drop.
-  batch.push_back(cmd(
+  batch.push_back(nft_command(
       "insert", "rule",
       rule("bridge", prerouting,
            {match("==", meta("iifname"), tap), {{"jump", {{"target", chain}}}}},
@@ -271,8 +263,8 @@ bool nft::unbind_tap(const std::string& tap) {
   for (auto& r : present)
     batch.push_back(delete_rule("bridge", r.chain, r.handle));
   if (has_chain) {
-    batch.push_back(cmd("flush", "chain", chain_ref("bridge", chain)));
-    batch.push_back(cmd("delete", "chain", chain_ref("bridge", chain)));
+    batch.push_back(nft_command("flush", "chain", chain_ref("bridge", chain)));
+    batch.push_back(nft_command("delete", "chain", chain_ref("bridge", chain)));
   }
   run(batch, "remove the binding of TAP " + tap);
   return !present.empty();

@@ -79,6 +79,8 @@ struct child_failure {
 /// Everything the child needs, prepared before fork: between fork and exec
 /// only async-signal-safe calls are allowed (other threads may hold malloc's
 /// lock).
+using fd_map = std::vector<std::pair<int, int>>;
+
 struct exec_plan {
   std::string program;          // argv[0] as given
   std::string path;             // resolved like execvp
@@ -88,7 +90,7 @@ struct exec_plan {
   std::vector<char*> argv_ptrs;
   std::vector<char*> env_ptrs;
   int max_fd = 1024;
-  std::vector<std::pair<int, int>> pass_fds; // {ours, the child's number}
+  fd_map pass_fds; // {ours, the child's number}
   std::vector<std::pair<int, std::uint64_t>> limits; // {RLIMIT_*, value}
   std::int64_t uid = -1;
   std::int64_t gid = -1;
@@ -168,16 +170,25 @@ caf::error exec_error(const std::string& program, const std::string& path,
 
 caf::expected<exec_plan> make_plan(const std::vector<std::string>& argv,
                                    const std::string& cwd,
-                                   const std::vector<std::string>& env_extra) {
+                                   const std::vector<std::string>& env_extra,
+                                   const fd_map& pass_fds) {
   if (argv.empty() || argv[0].empty())
     return make_error(ec::invalid_argument,
                       "cannot run a program: the argument list is empty "
                       "(this is a bug in banger)");
+  for (auto [ours, theirs] : pass_fds)
+    if (ours < 0 || theirs <= 2 || ::fcntl(ours, F_GETFD) < 0)
+      return make_error(ec::invalid_argument,
+                        "cannot pass descriptor " + std::to_string(ours) + " as "
+                          + std::to_string(theirs) + " to " + argv[0]
+                          + ": it is not open or the target is stdio (this is "
+                            "a bug in banger)");
   exec_plan plan;
   plan.program = argv[0];
   plan.args = argv;
   plan.env = merged_env(env_extra);
   plan.cwd = cwd;
+  plan.pass_fds = pass_fds;
   int err = 0;
   plan.path = resolve_program(argv[0], plan.env, err);
   if (plan.path.empty())
@@ -425,17 +436,9 @@ std::string missing_program_message(const std::string& program) {
 
 caf::expected<run_result> run(const std::vector<std::string>& argv,
                               const run_options& opts) {
-  auto plan = make_plan(argv, opts.cwd, opts.env_extra);
+  auto plan = make_plan(argv, opts.cwd, opts.env_extra, opts.pass_fds);
   if (!plan)
     return plan.error();
-  for (auto [ours, theirs] : opts.pass_fds)
-    if (ours < 0 || theirs <= 2 || ::fcntl(ours, F_GETFD) < 0)
-      return make_error(ec::invalid_argument,
-                        "cannot pass descriptor " + std::to_string(ours) + " as "
-                          + std::to_string(theirs) + " to " + plan->program
-                          + ": it is not open or the target is stdio (this is "
-                            "a bug in banger)");
-  plan->pass_fds = opts.pass_fds;
   for (auto [resource, value] : {std::pair{RLIMIT_CPU, opts.limit_cpu_s},
                                  std::pair{RLIMIT_AS, opts.limit_as_bytes},
                                  std::pair{RLIMIT_FSIZE, opts.limit_fsize_bytes}})
@@ -588,17 +591,9 @@ caf::expected<run_result> run(const std::vector<std::string>& argv,
 
 caf::expected<std::int64_t> spawn_detached(const std::vector<std::string>& argv,
                                            const spawn_options& opts) {
-  auto plan = make_plan(argv, opts.cwd, opts.env_extra);
+  auto plan = make_plan(argv, opts.cwd, opts.env_extra, opts.pass_fds);
   if (!plan)
     return plan.error();
-  for (auto [ours, theirs] : opts.pass_fds)
-    if (ours < 0 || theirs <= 2 || ::fcntl(ours, F_GETFD) < 0)
-      return make_error(ec::invalid_argument,
-                        "cannot pass descriptor " + std::to_string(ours) + " as "
-                          + std::to_string(theirs) + " to " + plan->program
-                          + ": it is not open or the target is stdio (this is "
-                            "a bug in banger)");
-  plan->pass_fds = opts.pass_fds;
   unique_fd null_in{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
   if (!null_in.valid() || !lift_fd(null_in))
     return make_error(ec::internal, "cannot open /dev/null to start "

@@ -608,10 +608,11 @@ caf::expected<pulled_image> pull(session& s) {
   if (auto avail = free_bytes(dir.string());
       avail && s.overall_total + data_limits{}.free_margin > *avail)
     return s.fail(ec::unavailable,
-                  fmt::format("the image's blobs are {} bytes and {} has {} "
-                              "free (banger keeps {} free); free some space "
-                              "there and retry",
-                              s.overall_total, dir.string(), *avail,
+                  fmt::format("not enough free space: the image's blobs are "
+                              "{} bytes and the filesystem of {} has {} free "
+                              "(banger keeps {} free); free some space there "
+                              "(banger image rm, banger vm prune) and retry",
+                              s.overall_total, s.opts.out_dir, *avail,
                               data_limits{}.free_margin));
   auto mp = store_manifest(s, *m);
   if (!mp)

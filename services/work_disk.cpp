@@ -23,6 +23,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// `program` failed on `what` because of `why` (its output, trailing
+/// blanks dropped).
+caf::error tool_failed(const std::string& what, const std::string& program,
+                       std::string why) {
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+    why.pop_back();
+  return make_error(ec::unavailable,
+                    fmt::format("{}: {} failed: {}; check free space on the disk "
+                                "holding it",
+                                what, program, why));
+}
+
 /// Runs a program on our own files (cp, mke2fs); its failure becomes
 /// ec::unavailable naming `what`.
 caf::expected<void> tool(std::vector<std::string> argv, const std::string& what) {
@@ -33,14 +45,9 @@ caf::expected<void> tool(std::vector<std::string> argv, const std::string& what)
     return r.error();
   if (r->ok())
     return {};
-  auto why = r->timed_out ? std::string{"it did not finish within 300 s"}
-                          : r->err + r->out;
-  while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
-    why.pop_back();
-  return make_error(ec::unavailable,
-                    fmt::format("{}: {} failed: {}; check free space on the disk "
-                                "holding it",
-                                what, argv.front(), why));
+  return tool_failed(what, argv.front(),
+                     r->timed_out ? std::string{"it did not finish within 300 s"}
+                                  : r->err + r->out);
 }
 
 /// e2fsck or resize2fs on `disk`, a filesystem a guest wrote (or an image's
@@ -62,17 +69,13 @@ caf::expected<void> fs_tool(std::vector<std::string> argv, const std::string& di
             && std::find(ok_codes.begin(), ok_codes.end(), r->exit_code) != ok_codes.end();
   if (ok)
     return {};
-  auto why = r->timed_out ? fmt::format("it did not finish within {} s", t.timeout.count())
-             : r->signal != 0 ? fmt::format("it was killed by signal {} (a resource "
-                                            "limit: the filesystem may be hostile)",
-                                            r->signal)
-                              : r->err + r->out;
-  while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
-    why.pop_back();
-  return make_error(ec::unavailable,
-                    fmt::format("{}: {} failed: {}; check free space on the disk "
-                                "holding it",
-                                what, t.argv.front(), why));
+  return tool_failed(
+      what, t.argv.front(),
+      r->timed_out ? fmt::format("it did not finish within {} s", t.timeout.count())
+      : r->signal != 0 ? fmt::format("it was killed by signal {} (a resource "
+                                     "limit: the filesystem may be hostile)",
+                                     r->signal)
+                       : r->err + r->out);
 }
 
 std::uint64_t file_size(const std::string& path) {

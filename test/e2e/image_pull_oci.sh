@@ -181,7 +181,7 @@ mount -t tmpfs -o size=8m,mode=0755 tmpfs "$full" || abort "cannot mount a tmpfs
 chown "$E2E_USER" "$full"
 expect_rc 1 banger image pull "$OCI_REGISTRY/e2e/big:big" --name fills-up
 expect_contains "$ERR" "$OCI_REGISTRY/e2e/big:big" "a full disk: the error names the reference"
-expect_match "$ERR" "[Nn]o space|space left|ENOSPC|too small|full" "a full disk: the error says why"
+expect_match "$ERR" "[Nn]o space|space left|ENOSPC|too small|full|enough free space" "a full disk: the error says why"
 expect_eq "$(find "$full" -mindepth 1 | head -n3)" "" "a full disk leaves nothing behind"
 umount "$full"
 expect_rc 1 banger image show fills-up

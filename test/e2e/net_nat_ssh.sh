@@ -63,7 +63,7 @@ mapfile -d '' -t hargv <"/proc/$hpid/cmdline"
 must expect_ne "${#hargv[@]}" 0 "helper command line"
 # Restarted by hand, it has no daemon's lifeline to watch.
 for i in "${!hargv[@]}"; do
-  [[ ${hargv[$i]} == --lifeline-fd ]] && unset 'hargv[i]' 'hargv[i+1]'
+  [[ ${hargv[$i]-} == --lifeline-fd ]] && unset 'hargv[i]' 'hargv[i+1]'
 done
 kill -TERM "$hpid"
 wait_until 10 proc_gone "$hpid" || fail "helper $hpid did not stop"

@@ -55,7 +55,7 @@ run python3 "$E2E_TMP/att/trust_peer.py" call "$(daemon_socket)" $'vm.list\n'"$f
 expect_contains "$OUT" '"type":"error"' "reply to a request type with a newline"
 expect_eq "$(awk -v f="$forged" 'index($0, f) == 1' "$(state_dir)/bangerd.log" | wc -l)" 0 \
   "forged lines in bangerd.log"
-expect_contains "$(cat "$(state_dir)/bangerd.log")" 'vm.list\n2030-01-01' "the type, escaped, in bangerd.log"
+expect_contains "$(cat "$(state_dir)/bangerd.log")" 'vm.list\x0a2030-01-01' "the type, escaped, in bangerd.log"
 
 # -- the daemon refuses a third uid even when the socket's mode lets it in ---
 chmod 755 "$XDG_RUNTIME_DIR" "$XDG_RUNTIME_DIR/banger"
