@@ -1017,6 +1017,7 @@ int bench_main(int argc, char** argv) {
       };
       try {
         cli(c, {"vm", "delete", "-f", "box"}, 120s);
+        c.box_created = false; // gone: the teardown has nothing to delete
         creates(warm);
         cli(c, {"daemon", "stop"}, 60s);
         write_bench_config(c, 0);
